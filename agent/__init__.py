@@ -1,0 +1,1 @@
+"""origin-region-agent: keeps Cloudflare origin cloud region mappings in sync with your clouds."""

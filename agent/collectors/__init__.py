@@ -1,0 +1,1 @@
+"""Inventory sources (collectors) and the runner that fans their scopes out."""

@@ -1,0 +1,1 @@
+"""Inventory source `azure`: see `collector.py` (imports its SDK) and `config.py` (does not)."""

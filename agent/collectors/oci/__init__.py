@@ -1,0 +1,1 @@
+"""Inventory source `oci`: see `collector.py` (imports its SDK) and `config.py` (does not)."""

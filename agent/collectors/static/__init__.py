@@ -1,0 +1,1 @@
+"""Inventory source `static`: see `collector.py` (imports its SDK) and `config.py` (does not)."""
