@@ -1,0 +1,104 @@
+"""Joins the inventory with the origin IPs: pure, no I/O, imports only `agent.models`.
+
+Per origin IP, the records of the highest-ranked evidence decide (cloud account APIs and static inventories outrank
+published feeds, which describe allocation, not assignment):
+
+* one (vendor, region) among them          -> `Desired` (sources merged; confidence of that tier);
+* several different (vendor, region)       -> ambiguous: never written, reported;
+* only ``global`` (anycast) regions        -> global: never written, reported;
+* a lower tier that disagrees              -> kept on `Desired.disagreements` for the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from agent.models import GLOBAL_REGION, CloudAddress, Confidence
+
+__all__ = ["Candidate", "Desired", "MatchResult", "match"]
+
+_RANK = {Confidence.ACCOUNT: 2, Confidence.STATIC: 2, Confidence.FEED: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One (vendor, region) claim for an IP and who made it."""
+
+    vendor: str
+    region: str
+    sources: tuple[str, ...]
+    confidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """The mapping the inventory asks for, with its evidence."""
+
+    ip: str
+    vendor: str
+    region: str
+    sources: tuple[str, ...]
+    confidence: str
+    disagreements: tuple[Candidate, ...] = ()
+
+
+@dataclass
+class MatchResult:
+    """Outcome per origin IP: exactly one of desired, ambiguous, global_only, or unmatched."""
+
+    desired: dict[str, Desired] = field(default_factory=dict)
+    ambiguous: dict[str, tuple[Candidate, ...]] = field(default_factory=dict)
+    global_only: dict[str, tuple[Candidate, ...]] = field(default_factory=dict)
+    unmatched: set[str] = field(default_factory=set)
+
+
+def _label(record: CloudAddress) -> str:
+    parts = [record.source or record.vendor.value]
+    if record.account:
+        parts.append(record.account)
+    if record.resource_id:
+        parts.append(record.resource_id)
+    return ":".join(parts)
+
+
+def _candidates(records: list[CloudAddress]) -> list[Candidate]:
+    by_claim: dict[tuple[str, str], list[str]] = {}
+    confidence: dict[tuple[str, str], str] = {}
+    for record in records:
+        key = (record.vendor.value, record.region)
+        by_claim.setdefault(key, []).append(_label(record))
+        confidence.setdefault(key, record.confidence.value)
+    return [
+        Candidate(vendor, region, tuple(sorted(set(sources))), confidence[(vendor, region)])
+        for (vendor, region), sources in sorted(by_claim.items())
+    ]
+
+
+def match(records: Iterable[CloudAddress], origin_ips: Collection[str]) -> MatchResult:
+    """Classify every origin IP against the inventory; see the module docstring."""
+    wanted = origin_ips if isinstance(origin_ips, (set, frozenset, dict)) else set(origin_ips)
+    seen: dict[str, list[CloudAddress]] = {}
+    for record in records:
+        if record.ip in wanted:
+            seen.setdefault(record.ip, []).append(record)
+
+    result = MatchResult(unmatched={ip for ip in wanted if ip not in seen})
+    for ip, found in seen.items():
+        top = max(_RANK[r.confidence] for r in found)
+        best = [r for r in found if _RANK[r.confidence] == top]
+        lower = _candidates([r for r in found if _RANK[r.confidence] < top])
+        regional = [c for c in _candidates(best) if c.region != GLOBAL_REGION]
+        if not regional:
+            result.global_only[ip] = tuple(_candidates(best))
+        elif len(regional) > 1:
+            result.ambiguous[ip] = tuple(regional)
+        else:
+            (chosen,) = regional
+            disagreements = tuple(
+                c for c in lower if (c.vendor, c.region) != (chosen.vendor, chosen.region) and c.region != GLOBAL_REGION
+            )
+            result.desired[ip] = Desired(
+                ip, chosen.vendor, chosen.region, chosen.sources, chosen.confidence, disagreements
+            )
+    return result

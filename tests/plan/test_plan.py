@@ -1,0 +1,88 @@
+"""The pure plan under each policy (decision table in agent/plan/plan.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.match import Desired
+from agent.plan import POLICIES, calculate
+
+SUPPORTED = {"aws": {"us-east-1", "eu-west-1"}, "gcp": {"us-central1"}}
+
+
+def want(ip: str, vendor: str = "aws", region: str = "us-east-1") -> Desired:
+    return Desired(ip, vendor, region, ("test",), "account")
+
+
+def plan_for(policy: str, current: dict, desired: list[Desired], origins: set[str], *, complete: bool = True,
+             supported: dict | None = SUPPORTED, cap: int = 3500):
+    return calculate(current, {d.ip: d for d in desired}, origin_ips=origins, supported=supported,
+                     policy=POLICIES[policy], complete=complete, cap=cap)
+
+
+CURRENT = {"192.0.2.2": ("aws", "eu-west-1"), "192.0.2.3": ("aws", "us-east-1"), "192.0.2.9": ("gcp", "us-central1")}
+DESIRED = [want("192.0.2.1"), want("192.0.2.2"), want("192.0.2.3"), want("192.0.2.4", "aws", "mars-1")]
+ORIGINS = {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "creates", "updates", "deletes", "drift"),
+    [
+        pytest.param("create-only", ["192.0.2.1"], [], [], ["192.0.2.2"], id="create-only-never-touches-existing"),
+        pytest.param("upsert", ["192.0.2.1"], ["192.0.2.2"], [], [], id="upsert-corrects-drift"),
+        pytest.param("sync", ["192.0.2.1"], ["192.0.2.2"], ["192.0.2.9"], [], id="sync-deletes-non-origins"),
+    ],
+)
+def test_policies(policy: str, creates: list, updates: list, deletes: list, drift: list) -> None:
+    plan = plan_for(policy, CURRENT, DESIRED, ORIGINS)
+    assert [c.ip for c in plan.creates] == creates
+    assert [c.ip for c in plan.updates] == updates
+    assert [c.ip for c in plan.deletes] == deletes
+    assert [c.ip for c in plan.drift] == drift
+    assert plan.unchanged == ["192.0.2.3"]
+    assert [d.ip for d in plan.unsupported] == ["192.0.2.4"]
+
+
+def test_sync_never_deletes_when_incomplete() -> None:
+    """A partial picture (failed scope, incomplete origins) keeps every mapping."""
+    plan = plan_for("sync", CURRENT, DESIRED, ORIGINS, complete=False)
+    assert plan.deletes == [] and plan.stale == ["192.0.2.9"]
+
+
+def test_sync_never_deletes_origins_that_are_unmatched() -> None:
+    """A mapping of an IP that is still an origin (but not in the inventory) is left alone."""
+    plan = plan_for("sync", {"192.0.2.5": ("aws", "us-east-1")}, [], ORIGINS)
+    assert plan.deletes == [] and plan.stale == []
+
+
+def test_update_records_old_values() -> None:
+    plan = plan_for("upsert", CURRENT, DESIRED, ORIGINS)
+    (update,) = plan.updates
+    assert (update.old_vendor, update.old_region, update.vendor, update.region) == ("aws", "eu-west-1", "aws",
+                                                                                   "us-east-1")
+
+
+def test_unknown_supported_regions_classifies_nothing_unsupported() -> None:
+    plan = plan_for("create-only", {}, DESIRED, ORIGINS, supported=None)
+    assert {c.ip for c in plan.creates} == {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}
+
+
+def test_zone_cap_counts_deletes_first() -> None:
+    """Creates beyond the cap are held back; this plan's deletes make room."""
+    current = {f"198.51.100.{i}": ("aws", "us-east-1") for i in range(5)}
+    desired = [want(f"192.0.2.{i}") for i in range(1, 5)]
+    origins = {d.ip for d in desired}
+    plan = plan_for("sync", current, desired, origins, cap=6)
+    assert len(plan.deletes) == 5 and len(plan.creates) == 4 and plan.over_cap == []
+    plan = plan_for("upsert", current, desired, origins, cap=6)
+    assert len(plan.creates) == 1 and len(plan.over_cap) == 3
+
+
+def test_match_and_plan_import_no_io() -> None:
+    """match and plan stay pure: no SDK, no httpx."""
+    import subprocess
+    import sys
+
+    code = ("import sys, agent.match, agent.plan; bad = [m for m in ('httpx', 'boto3', 'oci', 'google.cloud.compute_v1', "
+            "'azure.mgmt', 'agent.cloudflare') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
