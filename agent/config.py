@@ -52,6 +52,8 @@ class RateLimitSettings(StrictModel):
 
     requests: int = Field(1000, ge=1)
     window_s: float = Field(300.0, gt=0)
+    burst_requests: int | None = Field(50, ge=1)  # None: no burst limit, only the window
+    burst_window_s: float = Field(1.0, gt=0)
 
 
 class CloudflareSettings(StrictModel):

@@ -58,13 +58,13 @@ def build_client(config: Config) -> CloudflareClient:
             "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE, or "
             "CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY), or cloudflare.api_token in the config"
         )
+    # One limiter per process, shared by every client: replaced only when the settings change.
+    limit = cf.rate_limit
+    wanted = (limit.requests, limit.window_s, limit.burst_requests, limit.burst_window_s)
     current = default_rate_limiter()
-    if (current.requests, current.per_seconds) != (cf.rate_limit.requests, cf.rate_limit.window_s):
-        burst = min(50, cf.rate_limit.requests)
-        set_default_rate_limiter(
-            RateLimiter(cf.rate_limit.requests, cf.rate_limit.window_s,
-                        burst_requests=burst if burst < cf.rate_limit.requests else None)
-        )
+    if (current.requests, current.per_seconds, current.burst_requests, current.burst_seconds) != wanted:
+        set_default_rate_limiter(RateLimiter(limit.requests, limit.window_s, burst_requests=limit.burst_requests,
+                                             burst_seconds=limit.burst_window_s))
     return CloudflareClient(
         credentials,
         base_url=cf.base_url,

@@ -1,0 +1,88 @@
+"""Fixtures for end-to-end runs: the Cloudflare fake (checked against the OpenAPI subset), configs, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.sandbox.cloudflare import FakeCloudflare
+
+TOKEN = "e2e-token-0123456789"
+SPEC = Path(__file__).parent.parent / "data" / "cloudflare-openapi-subset.json"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture
+def cf() -> Iterator[FakeCloudflare]:
+    spec = json.loads(SPEC.read_text()) if SPEC.exists() else None
+    fake = FakeCloudflare(tokens=(TOKEN,), openapi_spec=spec)
+    fake.start()
+    yield fake
+    fake.stop()
+    assert fake.contract_violations == []
+
+
+@pytest.fixture
+def zone(cf: FakeCloudflare) -> str:
+    return cf.add_zone("example.com")
+
+
+def writes(fake: FakeCloudflare) -> list[Any]:
+    return [r for r in fake.requests if r.method in MUTATING]
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    for var in ("CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_TOKEN_FILE", "ORIGIN_REGION_AGENT_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, cf: FakeCloudflare) -> Any:
+    """Write a config pointing at the fake with a static inventory made of `rows` (ip, vendor, region)."""
+
+    def write(rows: list[tuple[str, str, str]] | None = None, **extra: Any) -> Path:
+        inventory = tmp_path / "inventory.csv"
+        inventory.write_text("ip,vendor,region\n" + "".join(f"{ip},{v},{r}\n" for ip, v, r in rows or []))
+        config: dict[str, Any] = {
+            "cloudflare": {"base_url": cf.base_url, "max_retries": 0,
+                           "rate_limit": {"requests": 100000, "window_s": 1, "burst_requests": None}},
+            "zones": [{"name": "example.com"}],
+            "inventory": {"static": {"path": str(inventory)}},
+        }
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return write
