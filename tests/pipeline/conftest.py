@@ -21,13 +21,15 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture
-def cf() -> Iterator[FakeCloudflare]:
-    spec = json.loads(SPEC.read_text()) if SPEC.exists() else None
-    fake = FakeCloudflare(tokens=(TOKEN,), openapi_spec=spec)
+def cf(request: pytest.FixtureRequest) -> Iterator[FakeCloudflare]:
+    """The Cloudflare fake; every exchange of a documented operation is checked against the OpenAPI subset."""
+    fake = FakeCloudflare(tokens=(TOKEN,), openapi_spec=json.loads(SPEC.read_text()))
     fake.start()
     yield fake
     fake.stop()
-    assert fake.contract_violations == []
+    marker = request.node.get_closest_marker("allow_contract_violations")
+    allowed = marker.args if marker else ()
+    assert [v for v in fake.contract_violations if not any(a in v for a in allowed)] == []
 
 
 @pytest.fixture
