@@ -1,0 +1,853 @@
+"""A local fake of OCI Identity + VirtualNetwork (API 20160918) that verifies request signatures like the real service.
+
+Why a hand-written fake: the oci SDK has no test double, and what matters to the collector is the wire contract:
+per-region endpoints (``http://127.0.0.1:PORT/<region>/20160918/...``, see cloud-sdks.md §4.1), bare JSON arrays,
+``opc-next-page`` paging, ``{"code", "message"}`` errors and HTTP Signatures (draft-cavage, ``rsa-sha256``).
+
+What it enforces, as the real service does:
+
+* every request is signed: the fake rebuilds the signing string from the ``headers=`` list of the ``Authorization``
+  header (``date (request-target) host`` at least for GET) and verifies it with the registered public key of the
+  ``keyId`` (``<tenancy>/<user>/<fingerprint>``), or with the session key of a security token (``ST$<jwt>``, the
+  resource-principal and session-token flavour; the JWT must be signed by this fake's issuer key and unexpired);
+  a bad or stale (> 5 min clock skew) signature is ``401 NotAuthenticated``;
+* a region the tenancy is not subscribed to (or whose subscription is not READY) answers ``401 NotAuthenticated``;
+* an unknown or denied compartment is ``404 NotAuthorizedOrNotFound``; throttling rules answer ``429 TooManyRequests``;
+* required query parameters (``compartmentId``, ``scope``, ``availabilityDomain`` for AD scope, ``subnetId`` or
+  ``vnicId`` for IPv6) are ``400 InvalidParameter``/``MissingParameter`` when absent; bad page tokens are rejected.
+
+`start_demo` seeds a small tenancy for the `demo` command and end-to-end tests (no dev dependencies: only
+``cryptography``, which the oci SDK depends on).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.sandbox.demo import DemoCloud
+
+__all__ = [
+    "OciFake",
+    "RequestRecord",
+    "fingerprint_of",
+    "generate_key_pem",
+    "public_key_of",
+    "start_demo",
+    "write_oci_config",
+]
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "20160918"
+MAX_CLOCK_SKEW_SECONDS = 300  # the real service refuses a Date header more than 5 minutes off
+TIME_CREATED = "2024-01-01T00:00:00.000Z"
+_NOT_AUTHENTICATED = "The required information to complete authentication was not provided or was incorrect."
+_NOT_FOUND = "Authorization failed or requested resource not found."
+
+
+def generate_key_pem() -> str:
+    """A fresh RSA-2048 private key, PKCS#8 PEM (what ``oci setup keys`` produces)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+def fingerprint_of(public_key: rsa.RSAPublicKey) -> str:
+    """OCI's API-key fingerprint: MD5 of the DER SubjectPublicKeyInfo as colon-separated hex."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = hashlib.md5(der, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
+
+
+def public_key_of(private_pem: str) -> rsa.RSAPublicKey:
+    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key.public_key()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _int_b64url(number: int) -> str:
+    return _b64url(number.to_bytes((number.bit_length() + 7) // 8, "big"))
+
+
+def _ocid(kind: str, realm_region: str = "") -> str:
+    return f"ocid1.{kind}.oc1.{realm_region}.aaaaaaaa{uuid.uuid4().hex}"
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One authenticated request the fake answered (or refused after authentication), for test assertions."""
+
+    region: str
+    resource: str  # path after /<region>/20160918, e.g. "/publicIps"
+    query: dict[str, str]
+    status: int
+
+
+@dataclass
+class _Compartment:
+    id: str
+    parent: str
+    name: str
+    lifecycle_state: str = "ACTIVE"
+
+
+@dataclass
+class _Subnet:
+    id: str
+    region: str
+    compartment_id: str
+    vcn_id: str
+    public: bool
+    cidr_block: str = "10.0.0.0/24"
+    ipv6_cidr_blocks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Throttle:
+    region: str | None
+    compartment_id: str | None
+    remaining: int | None  # None: forever
+
+
+class OciFake:
+    """The fake's state plus its HTTP server. Thread-safe: the server answers each request on its own thread.
+
+    Seed it with `add_api_key`, `subscribe`, `add_compartment`, `add_public_ip`, `add_vcn`, `add_subnet`,
+    `add_ipv6`; inject faults with `deny`, `throttle`. `requests` logs what was asked, for assertions.
+    """
+
+    def __init__(
+        self,
+        *,
+        tenancy_id: str | None = None,
+        page_size: int = 50,
+        clock: Clock = SYSTEM_CLOCK,
+        ad_prefix: str = "Uocm",
+    ) -> None:
+        self.tenancy_id = tenancy_id or _ocid("tenancy")
+        self.page_size = page_size
+        self.clock = clock
+        self.ad_prefix = ad_prefix
+        self._lock = threading.Lock()
+        self._keys: dict[str, rsa.RSAPublicKey] = {}  # keyId -> public key
+        self._issuer = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # signs security tokens
+        self._regions: dict[str, dict[str, Any]] = {}  # name -> subscription JSON (+ "_ads")
+        self._compartments: dict[str, _Compartment] = {}
+        self._public_ips: list[dict[str, Any]] = []  # JSON objects + private "_region"
+        self._vcns: list[dict[str, Any]] = []
+        self._subnets: dict[str, _Subnet] = {}
+        self._ipv6s: list[dict[str, Any]] = []
+        self._denied: set[tuple[str, str | None]] = set()
+        self._throttles: list[_Throttle] = []
+        self.requests: list[RequestRecord] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- seeding
+
+    def add_api_key(self, public_key: rsa.RSAPublicKey, *, user_id: str | None = None) -> tuple[str, str]:
+        """Register a user's API signing key. Returns (user OCID, fingerprint)."""
+        user_id = user_id or _ocid("user")
+        fingerprint = fingerprint_of(public_key)
+        with self._lock:
+            self._keys[f"{self.tenancy_id}/{user_id}/{fingerprint}"] = public_key
+        return user_id, fingerprint
+
+    def issue_security_token(
+        self,
+        session_public_key: rsa.RSAPublicKey,
+        *,
+        compartment_id: str | None = None,
+        ttl_seconds: float = 3600,
+        principal_type: str = "resource",
+    ) -> str:
+        """A resource-principal session token (RPST): a JWT binding `session_public_key`, signed by this fake."""
+        numbers = session_public_key.public_numbers()
+        now = int(self.clock.time())
+        claims = {
+            "sub": _ocid("fnfunc"),
+            "iss": "authService.oracle.com",
+            "ptype": principal_type,
+            "res_type": "fnfunc",
+            "res_tenant": self.tenancy_id,
+            "res_compartment": compartment_id or self.tenancy_id,
+            "tenant": self.tenancy_id,
+            "iat": now,
+            "exp": now + int(ttl_seconds),
+            "jwk": {"kid": "asw", "kty": "RSA", "alg": "RS256", "use": "sig", "e": _int_b64url(numbers.e),
+                    "n": _int_b64url(numbers.n)},
+        }  # fmt: skip
+        header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "fake"}).encode())
+        payload = _b64url(json.dumps(claims).encode())
+        signature = self._issuer.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{header}.{payload}.{_b64url(signature)}"
+
+    def subscribe(self, region: str, *, status: str = "READY", home: bool = False, ads: int = 3) -> None:
+        """Subscribe the tenancy to `region` (status READY, IN_PROGRESS…) with `ads` availability domains."""
+        key = region.split("-")[1][:3].upper()
+        ad_names = [f"{self.ad_prefix}:{region.upper()}-AD-{n}" for n in range(1, ads + 1)]
+        with self._lock:
+            self._regions[region] = {
+                "regionKey": key,
+                "regionName": region,
+                "status": status,
+                "isHomeRegion": home,
+                "_ads": ad_names,
+            }
+
+    def availability_domains(self, region: str) -> list[str]:
+        """Names of the ADs of a subscribed region."""
+        with self._lock:
+            return list(self._regions[region]["_ads"])
+
+    def add_compartment(self, name: str, *, parent: str | None = None, lifecycle_state: str = "ACTIVE") -> str:
+        """Create a compartment under `parent` (default: the root tenancy). Returns its OCID."""
+        ocid = _ocid("compartment")
+        with self._lock:
+            self._compartments[ocid] = _Compartment(ocid, parent or self.tenancy_id, name, lifecycle_state)
+        return ocid
+
+    def add_public_ip(
+        self,
+        region: str,
+        compartment_id: str,
+        ip: str,
+        *,
+        scope: str = "REGION",
+        lifetime: str = "RESERVED",
+        availability_domain: str | None = None,
+        assigned_entity_type: str | None = "PRIVATE_IP",
+        display_name: str | None = None,
+    ) -> str:
+        """Add a public IP. Region-scoped IPs have no AD; AD-scoped ones (ephemeral on a VNIC) need one."""
+        if scope == "AVAILABILITY_DOMAIN" and availability_domain is None:
+            availability_domain = self.availability_domains(region)[0]
+        region_key = self._regions[region]["regionKey"].lower()
+        ocid = _ocid("publicip", region_key)
+        assigned = {"PRIVATE_IP": "privateip", "NAT_GATEWAY": "natgateway"}.get(assigned_entity_type or "", "")
+        entity_id = _ocid(assigned, region_key) if assigned else None
+        item: dict[str, Any] = {
+            "id": ocid,
+            "ipAddress": ip,
+            "scope": scope,
+            "lifetime": lifetime,
+            "availabilityDomain": availability_domain if scope == "AVAILABILITY_DOMAIN" else None,
+            "compartmentId": compartment_id,
+            "displayName": display_name or f"publicip-{ip}",
+            "lifecycleState": "ASSIGNED" if entity_id else "AVAILABLE",
+            "assignedEntityId": entity_id,
+            "assignedEntityType": assigned_entity_type if entity_id else None,
+            "privateIpId": entity_id if assigned_entity_type == "PRIVATE_IP" else None,
+            "publicIpPoolId": None,
+            "definedTags": {},
+            "freeformTags": {},
+            "timeCreated": TIME_CREATED,
+            "_region": region,
+        }
+        with self._lock:
+            self._public_ips.append(item)
+        return ocid
+
+    def add_vcn(
+        self,
+        region: str,
+        compartment_id: str,
+        *,
+        cidr_block: str = "10.0.0.0/16",
+        ipv6_cidr_blocks: Iterable[str] = (),
+        ipv6_private_cidr_blocks: Iterable[str] = (),
+        display_name: str = "vcn",
+    ) -> str:
+        """Add a VCN. `ipv6_cidr_blocks` are Oracle-allocated GUA prefixes; private (ULA) ones are not public."""
+        ocid = _ocid("vcn", self._regions[region]["regionKey"].lower())
+        item: dict[str, Any] = {
+            "id": ocid,
+            "compartmentId": compartment_id,
+            "cidrBlock": cidr_block,
+            "cidrBlocks": [cidr_block],
+            "ipv6CidrBlocks": list(ipv6_cidr_blocks) or None,
+            "ipv6PrivateCidrBlocks": list(ipv6_private_cidr_blocks) or None,
+            "byoipv6CidrBlocks": None,
+            "displayName": display_name,
+            "dnsLabel": None,
+            "lifecycleState": "AVAILABLE",
+            "defaultDhcpOptionsId": _ocid("dhcpoptions"),
+            "defaultRouteTableId": _ocid("routetable"),
+            "defaultSecurityListId": _ocid("securitylist"),
+            "definedTags": {},
+            "freeformTags": {},
+            "timeCreated": TIME_CREATED,
+            "_region": region,
+        }
+        with self._lock:
+            self._vcns.append(item)
+        return ocid
+
+    def add_subnet(
+        self,
+        region: str,
+        compartment_id: str,
+        vcn_id: str,
+        *,
+        public: bool = True,
+        cidr_block: str = "10.0.0.0/24",
+        ipv6_cidr_blocks: Iterable[str] = (),
+    ) -> str:
+        """Add a subnet. A private one has ``prohibitInternetIngress`` and ``prohibitPublicIpOnVnic`` true."""
+        ocid = _ocid("subnet", self._regions[region]["regionKey"].lower())
+        with self._lock:
+            self._subnets[ocid] = _Subnet(
+                ocid, region, compartment_id, vcn_id, public, cidr_block, list(ipv6_cidr_blocks)
+            )
+        return ocid
+
+    def add_ipv6(self, subnet_id: str, ip: str, *, lifetime: str = "EPHEMERAL") -> str:
+        """Assign an IPv6 address to a (fake) VNIC in `subnet_id`."""
+        with self._lock:
+            subnet = self._subnets[subnet_id]
+        region_key = self._regions[subnet.region]["regionKey"].lower()
+        ocid = _ocid("ipv6", region_key)
+        item: dict[str, Any] = {
+            "id": ocid,
+            "compartmentId": subnet.compartment_id,
+            "displayName": f"ipv6-{ip}",
+            "ipAddress": ip,
+            "cidrPrefixLength": None,
+            "lifecycleState": "AVAILABLE",
+            "subnetId": subnet_id,
+            "vnicId": _ocid("vnic", region_key),
+            "ipState": "ASSIGNED",
+            "lifetime": lifetime,
+            "routeTableId": None,
+            "hostname": None,
+            "definedTags": {},
+            "freeformTags": {},
+            "timeCreated": TIME_CREATED,
+        }
+        with self._lock:
+            self._ipv6s.append(item)
+        return ocid
+
+    # ---------------------------------------------------------------- faults
+
+    def deny(self, compartment_id: str, region: str | None = None) -> None:
+        """The caller may not read `compartment_id` (in `region`, or anywhere): 404 NotAuthorizedOrNotFound."""
+        with self._lock:
+            self._denied.add((compartment_id, region))
+
+    def throttle(
+        self, *, region: str | None = None, compartment_id: str | None = None, times: int | None = None
+    ) -> None:
+        """Answer 429 TooManyRequests to matching requests (`times` of them, or all when None)."""
+        with self._lock:
+            self._throttles.append(_Throttle(region, compartment_id, times))
+
+    def count(self, resource: str, **query: str) -> int:
+        """How many logged requests hit `resource` with at least these query parameters."""
+        with self._lock:
+            records = list(self.requests)
+        return sum(1 for r in records if r.resource == resource and all(r.query.get(k) == v for k, v in query.items()))
+
+    # ---------------------------------------------------------------- server
+
+    def start(self) -> str:
+        """Start serving on an ephemeral port of 127.0.0.1. Returns the base URL."""
+        fake = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="oci-fake", daemon=True
+        )
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server (idempotent)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "OciFake.start() first"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def endpoint_template(self) -> str:
+        """The collector's ``endpoint_template`` for this fake."""
+        return f"{self.url}/{{region}}"
+
+    def __enter__(self) -> OciFake:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- request handling
+
+    def authenticate(self, method: str, target: str, headers: dict[str, str]) -> None:
+        """Verify the HTTP signature of a request; raise 401 `_ApiError` when it does not hold."""
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Signature "):
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        params = _parse_signature_params(auth[len("Signature ") :])
+        if params.get("version") != "1" or params.get("algorithm") != "rsa-sha256":
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        signed = params.get("headers", "date").lower().split()
+        if method == "GET" and not {"date", "(request-target)", "host"} <= set(signed):
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        key = self._verification_key(params.get("keyId", ""))
+        lines = []
+        for name in signed:
+            if name == "(request-target)":
+                lines.append(f"(request-target): {method.lower()} {target}")
+            elif name in headers:
+                lines.append(f"{name}: {headers[name]}")
+            else:
+                raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        try:
+            signature = base64.b64decode(params.get("signature", ""), validate=True)
+            key.verify(signature, "\n".join(lines).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED) from None
+        try:
+            sent = email.utils.parsedate_to_datetime(headers.get("date", "")).timestamp()
+        except (TypeError, ValueError):
+            raise _ApiError(401, "NotAuthenticated", "Date header is missing or malformed") from None
+        if abs(sent - self.clock.time()) > MAX_CLOCK_SKEW_SECONDS:
+            raise _ApiError(401, "NotAuthenticated", "Date header is outside the allowed clock skew")
+
+    def _verification_key(self, key_id: str) -> rsa.RSAPublicKey:
+        if key_id.startswith("ST$"):
+            return self._session_key(key_id[3:])
+        with self._lock:
+            key = self._keys.get(key_id)
+        if key is None:
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        return key
+
+    def _session_key(self, token: str) -> rsa.RSAPublicKey:
+        """The session public key bound by a security token this fake issued (and that has not expired)."""
+        try:
+            header, payload, signature = token.split(".")
+            self._issuer.public_key().verify(
+                _b64url_decode(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+            claims = json.loads(_b64url_decode(payload))
+            jwk = claims["jwk"]
+            numbers = rsa.RSAPublicNumbers(
+                int.from_bytes(_b64url_decode(jwk["e"]), "big"), int.from_bytes(_b64url_decode(jwk["n"]), "big")
+            )
+        except (ValueError, KeyError, InvalidSignature, TypeError):
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED) from None
+        if claims.get("res_tenant") != self.tenancy_id or claims.get("exp", 0) < self.clock.time():
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        return numbers.public_key()
+
+    def handle(self, method: str, raw_target: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """Answer one request: (status, JSON body, extra headers)."""
+        parts = urlsplit(raw_target)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if len(segments) < 3 or segments[1] != API_VERSION:
+            raise _ApiError(404, "NotFound", f"Unknown resource {parts.path}")
+        if method != "GET":
+            raise _ApiError(405, "NotAllowed", f"{method} is not supported by this fake")
+        self.authenticate(method, raw_target, headers)
+        region, resource = segments[0], "/" + "/".join(segments[2:])
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        status = 200
+        try:
+            body, next_page = self._route(region, segments[2:], query)
+        except _ApiError as exc:
+            status = exc.status
+            raise
+        finally:
+            with self._lock:
+                self.requests.append(RequestRecord(region, resource, query, status))
+        extra = {"opc-next-page": next_page} if next_page else {}
+        return 200, body, extra
+
+    def _route(self, region: str, path: list[str], query: dict[str, str]) -> tuple[Any, str | None]:
+        with self._lock:
+            subscription = self._regions.get(region)
+        if subscription is None or subscription["status"] != "READY":
+            # Identity data (and so the caller's key) is only replicated into subscribed regions.
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        if len(path) == 3 and path[0] == "tenancies" and path[2] == "regionSubscriptions":
+            if path[1] != self.tenancy_id:
+                raise _ApiError(404, "NotAuthorizedOrNotFound", _NOT_FOUND)
+            with self._lock:
+                items = [{k: v for k, v in r.items() if not k.startswith("_")} for r in self._regions.values()]
+            return items, None
+        handlers = {
+            "compartments": self._list_compartments,
+            "availabilityDomains": self._list_availability_domains,
+            "publicIps": self._list_public_ips,
+            "vcns": self._list_vcns,
+            "subnets": self._list_subnets,
+            "ipv6": self._list_ipv6s,
+        }
+        if len(path) != 1 or path[0] not in handlers:
+            raise _ApiError(404, "NotFound", f"Unknown resource /{'/'.join(path)}")
+        return handlers[path[0]](region, query)
+
+    # Each list handler returns the full result; paging is applied uniformly.
+
+    def _require(self, query: dict[str, str], name: str) -> str:
+        value = query.get(name)
+        if not value:
+            raise _ApiError(400, "MissingParameter", f"Missing required parameter '{name}'")
+        return value
+
+    def _check_compartment(self, region: str, compartment_id: str) -> None:
+        with self._lock:
+            known = compartment_id == self.tenancy_id or compartment_id in self._compartments
+            denied = (compartment_id, None) in self._denied or (compartment_id, region) in self._denied
+            throttle = next(
+                (
+                    t
+                    for t in self._throttles
+                    if (t.region in (None, region))
+                    and (t.compartment_id in (None, compartment_id))
+                    and (t.remaining is None or t.remaining > 0)
+                ),
+                None,
+            )
+            if throttle is not None and throttle.remaining is not None:
+                throttle.remaining -= 1
+        if throttle is not None:
+            raise _ApiError(429, "TooManyRequests", "Too many requests for the tenant")
+        if not known or denied:
+            raise _ApiError(404, "NotAuthorizedOrNotFound", _NOT_FOUND)
+
+    def _page(self, items: list[dict[str, Any]], query: dict[str, str]) -> tuple[Any, str | None]:
+        limit = self.page_size
+        if "limit" in query:
+            try:
+                limit = int(query["limit"])
+            except ValueError:
+                limit = 0
+            if not 1 <= limit <= 1000:
+                raise _ApiError(400, "InvalidParameter", f"Invalid limit {query['limit']!r}")
+        start = 0
+        if "page" in query:
+            token = query["page"]
+            try:
+                start = int(_b64url_decode(token).decode("ascii").removeprefix("offset:"))
+            except (ValueError, UnicodeDecodeError):
+                raise _ApiError(400, "InvalidParameter", f"Invalid page token {token!r}") from None
+            if not 0 < start <= len(items):
+                raise _ApiError(400, "InvalidParameter", f"Invalid page token {token!r}")
+        end = start + limit
+        page = [{k: v for k, v in item.items() if not k.startswith("_")} for item in items[start:end]]
+        next_page = _b64url(f"offset:{end}".encode()) if end < len(items) else None
+        return page, next_page
+
+    def _list_compartments(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        parent = self._require(query, "compartmentId")
+        self._check_compartment(region, parent)
+        subtree = query.get("compartmentIdInSubtree", "false") == "true"
+        if subtree and parent != self.tenancy_id:
+            raise _ApiError(400, "InvalidParameter", "compartmentIdInSubtree is only supported on the tenancy")
+        access = query.get("accessLevel", "ANY")
+        if access not in ("ANY", "ACCESSIBLE"):
+            raise _ApiError(400, "InvalidParameter", f"Invalid accessLevel {access!r}")
+        state = query.get("lifecycleState")
+        with self._lock:
+            compartments = list(self._compartments.values())
+            denied = {c for c, r in self._denied if r is None}
+        children = [c for c in compartments if subtree or c.parent == parent]
+        if state:
+            children = [c for c in children if c.lifecycle_state == state]
+        if access == "ACCESSIBLE":
+            children = [c for c in children if c.id not in denied]
+        items: list[dict[str, Any]] = [
+            {"id": c.id, "compartmentId": c.parent, "name": c.name, "description": c.name,
+             "lifecycleState": c.lifecycle_state, "timeCreated": TIME_CREATED, "isAccessible": None,
+             "inactiveStatus": None, "freeformTags": {}, "definedTags": {}}
+            for c in children
+        ]  # fmt: skip
+        return self._page(items, query)
+
+    def _list_availability_domains(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        compartment_id = self._require(query, "compartmentId")
+        self._check_compartment(region, compartment_id)
+        with self._lock:
+            names = list(self._regions[region]["_ads"])
+        items = [{"name": n, "id": _ocid("availabilitydomain"), "compartmentId": self.tenancy_id} for n in names]
+        return items, None  # not paginated by the real API either
+
+    def _list_public_ips(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        scope = self._require(query, "scope")
+        compartment_id = self._require(query, "compartmentId")
+        if scope not in ("REGION", "AVAILABILITY_DOMAIN"):
+            raise _ApiError(400, "InvalidParameter", f"Invalid scope {scope!r}")
+        ad = query.get("availabilityDomain")
+        if scope == "AVAILABILITY_DOMAIN" and not ad:
+            raise _ApiError(400, "InvalidParameter", "availabilityDomain is required when scope is AVAILABILITY_DOMAIN")
+        if scope == "REGION" and ad:
+            raise _ApiError(400, "InvalidParameter", "availabilityDomain must not be set when scope is REGION")
+        lifetime = query.get("lifetime")
+        self._check_compartment(region, compartment_id)
+        with self._lock:
+            if ad and ad not in self._regions[region]["_ads"]:
+                raise _ApiError(400, "InvalidParameter", f"Invalid availabilityDomain {ad!r}")
+            items = [
+                ip
+                for ip in self._public_ips
+                if ip["_region"] == region
+                and ip["compartmentId"] == compartment_id
+                and ip["scope"] == scope
+                and (ad is None or ip["availabilityDomain"] == ad)
+                and (lifetime is None or ip["lifetime"] == lifetime)
+            ]
+        return self._page(items, query)
+
+    def _list_vcns(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        compartment_id = self._require(query, "compartmentId")
+        self._check_compartment(region, compartment_id)
+        with self._lock:
+            items = [v for v in self._vcns if v["_region"] == region and v["compartmentId"] == compartment_id]
+        return self._page(items, query)
+
+    def _list_subnets(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        compartment_id = self._require(query, "compartmentId")
+        vcn_id = query.get("vcnId")
+        self._check_compartment(region, compartment_id)
+        with self._lock:
+            subnets = [
+                s
+                for s in self._subnets.values()
+                if s.region == region and s.compartment_id == compartment_id and (vcn_id is None or s.vcn_id == vcn_id)
+            ]
+        items = [self._subnet_json(s) for s in subnets]
+        return self._page(items, query)
+
+    @staticmethod
+    def _subnet_json(s: _Subnet) -> dict[str, Any]:
+        cidr = s.cidr_block
+        return {
+            "id": s.id,
+            "compartmentId": s.compartment_id,
+            "vcnId": s.vcn_id,
+            "availabilityDomain": None,
+            "cidrBlock": cidr,
+            "ipv4CidrBlocks": [cidr],
+            "ipv6CidrBlock": s.ipv6_cidr_blocks[0] if s.ipv6_cidr_blocks else None,
+            "ipv6CidrBlocks": s.ipv6_cidr_blocks or None,
+            "displayName": "public" if s.public else "private",
+            "dnsLabel": None,
+            "lifecycleState": "AVAILABLE",
+            "prohibitInternetIngress": not s.public,
+            "prohibitPublicIpOnVnic": not s.public,
+            "routeTableId": _ocid("routetable"),
+            "securityListIds": [],
+            "dhcpOptionsId": None,
+            "virtualRouterIp": "10.0.0.1",
+            "virtualRouterMac": "00:00:17:00:00:01",
+            "definedTags": {},
+            "freeformTags": {},
+            "timeCreated": TIME_CREATED,
+        }
+
+    def _list_ipv6s(self, region: str, query: dict[str, str]) -> tuple[Any, str | None]:
+        subnet_id, vnic_id = query.get("subnetId"), query.get("vnicId")
+        if not subnet_id and not vnic_id:
+            raise _ApiError(400, "MissingParameter", "Either subnetId or vnicId must be specified")
+        with self._lock:
+            subnet = self._subnets.get(subnet_id or "")
+            items = [
+                ip
+                for ip in self._ipv6s
+                if (subnet_id is None or ip["subnetId"] == subnet_id) and (vnic_id is None or ip["vnicId"] == vnic_id)
+            ]
+        if subnet_id and (subnet is None or subnet.region != region):
+            raise _ApiError(404, "NotAuthorizedOrNotFound", _NOT_FOUND)
+        if subnet is not None:
+            self._check_compartment(region, subnet.compartment_id)
+        return self._page(items, query)
+
+
+def _parse_signature_params(text: str) -> dict[str, str]:
+    """Parse ``k="v",k2="v2"`` of an HTTP Signature header (values never contain a double quote)."""
+    params: dict[str, str] = {}
+    for part in text.split('",'):
+        name, sep, value = part.partition("=")
+        if sep:
+            params[name.strip()] = value.strip().strip('"')
+    return params
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's requests session expects
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms Nagle/delayed-ACK stall
+    fake: OciFake
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request_id = headers.get("opc-request-id") or uuid.uuid4().hex.upper()
+        try:
+            status, body, extra = self.fake.handle(self.command, self.path, headers)
+        except _ApiError as exc:
+            status, body, extra = exc.status, {"code": exc.code, "message": exc.message}, {}
+        except Exception:  # a bug in the fake must surface as a 500, not a hung client
+            logger.exception("OCI fake failed on %s %s", self.command, self.path)
+            status, body, extra = 500, {"code": "InternalServerError", "message": "fake failure"}, {}
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("opc-request-id", request_id)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("oci fake: " + format, *args)
+
+
+def write_oci_config(
+    directory: Path,
+    *,
+    tenancy_id: str,
+    user_id: str,
+    fingerprint: str,
+    key_pem: str,
+    region: str,
+    profile: str = "DEFAULT",
+) -> Path:
+    """Write an ``~/.oci/config``-style file and its key file into `directory`. Returns the config path."""
+    key_path = directory / "oci_api_key.pem"
+    key_path.write_text(key_pem)
+    key_path.chmod(0o600)
+    config_path = directory / "config"
+    config_path.write_text(
+        f"[{profile}]\nuser={user_id}\nfingerprint={fingerprint}\ntenancy={tenancy_id}\n"
+        f"region={region}\nkey_file={key_path}\n"
+    )
+    config_path.chmod(0o600)
+    return config_path
+
+
+# Demo data: addresses inside each region's published OCI range (oci public_ip_ranges.json), so a ranges feed agrees.
+_DEMO_IPS = {
+    "us-ashburn-1": ["129.80.12.34", "129.80.99.7"],
+    "eu-frankfurt-1": ["92.5.20.11"],
+    "ap-tokyo-1": ["138.2.10.20"],
+}
+_DEMO_IPV6 = ("us-ashburn-1", "2603:c020:4000:8a00::10", "2603:c020:4000:8a00::/56")
+_DEMO_NOT_MAPPED = "198.51.100.77"  # TEST-NET-2: in no cloud's feed; held in a region whose subscription is pending
+
+
+def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
+    """Start a seeded OCI fake for the `demo` command (see `agent.sandbox.demo.DemoCloud`).
+
+    A tenancy subscribed to us-ashburn-1 (home), eu-frankfurt-1 and ap-tokyo-1, plus uk-london-1 still IN_PROGRESS,
+    which holds `_DEMO_NOT_MAPPED`: the collector must not scan it, so that origin IP stays unmapped.
+    """
+    fake = OciFake(page_size=2)
+    key_pem = generate_key_pem()
+    user_id, fingerprint = fake.add_api_key(public_key_of(key_pem))
+    fake.subscribe("us-ashburn-1", home=True, ads=3)
+    fake.subscribe("eu-frankfurt-1", ads=3)
+    fake.subscribe("ap-tokyo-1", ads=1)
+    fake.subscribe("uk-london-1", status="IN_PROGRESS", ads=3)
+    prod = fake.add_compartment("prod")
+    web = fake.add_compartment("web", parent=prod)
+    expected: dict[str, str] = {}
+    ashburn = _DEMO_IPS["us-ashburn-1"]
+    fake.add_public_ip("us-ashburn-1", fake.tenancy_id, ashburn[0], lifetime="RESERVED")
+    fake.add_public_ip(
+        "us-ashburn-1", web, ashburn[1], scope="AVAILABILITY_DOMAIN", lifetime="EPHEMERAL",
+        availability_domain=fake.availability_domains("us-ashburn-1")[1],
+    )  # fmt: skip
+    fake.add_public_ip(
+        "eu-frankfurt-1", prod, _DEMO_IPS["eu-frankfurt-1"][0], lifetime="EPHEMERAL", assigned_entity_type="NAT_GATEWAY"
+    )
+    fake.add_public_ip("ap-tokyo-1", web, _DEMO_IPS["ap-tokyo-1"][0], scope="AVAILABILITY_DOMAIN", lifetime="EPHEMERAL")
+    for region, ips in _DEMO_IPS.items():
+        expected.update(dict.fromkeys(ips, region))
+    v6_region, v6_ip, v6_prefix = _DEMO_IPV6
+    vcn = fake.add_vcn(v6_region, prod, ipv6_cidr_blocks=[v6_prefix])
+    subnet = fake.add_subnet(v6_region, prod, vcn, public=True, ipv6_cidr_blocks=[v6_prefix.replace("/56", "/64")])
+    fake.add_ipv6(subnet, v6_ip)
+    expected[v6_ip] = v6_region
+    fake.add_public_ip("uk-london-1", prod, _DEMO_NOT_MAPPED)
+
+    fake.start()
+    stack.callback(fake.stop)
+    directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oci-demo-")))
+    config_path = write_oci_config(
+        directory, tenancy_id=fake.tenancy_id, user_id=user_id, fingerprint=fingerprint, key_pem=key_pem,
+        region="us-ashburn-1",
+    )  # fmt: skip
+    config = {
+        "auth": "config_file",
+        "config_file": str(config_path),
+        "profile": "DEFAULT",
+        "endpoint_template": fake.endpoint_template,
+        "retry": {"max_attempts": 1},
+        "circuit_breaker": {"enabled": False},
+        "connect_timeout_seconds": 5,
+        "read_timeout_seconds": 10,
+    }
+    return DemoCloud(
+        source="oci",
+        config=config,
+        origin_ips=[*expected, _DEMO_NOT_MAPPED],
+        expected_regions=expected,
+    )
