@@ -25,8 +25,12 @@ __all__ = ["CLOUD_MODULES", "run_demo", "start_clouds"]
 
 logger = logging.getLogger(__name__)
 
-CLOUD_MODULES = {"aws": "agent.sandbox.aws", "gcp": "agent.sandbox.gcp", "azure": "agent.sandbox.azure",
-                 "oci": "agent.sandbox.oci"}
+CLOUD_MODULES = {
+    "aws": "agent.sandbox.aws",
+    "gcp": "agent.sandbox.gcp",
+    "azure": "agent.sandbox.azure",
+    "oci": "agent.sandbox.oci",
+}
 DEMO_TOKEN = "demo-token-not-a-secret"
 STATIC_ROWS = [
     ("203.0.113.10", "aws", "eu-west-1", "cmdb"),
@@ -44,8 +48,9 @@ def start_clouds(stack: contextlib.ExitStack, names: list[str]) -> tuple[list[De
             module = importlib.import_module(CLOUD_MODULES[name])
             clouds.append(module.start_demo(stack))
         except ImportError as exc:
-            notes.append(f"{name}: skipped ({exc.name or exc} is not installed; pip install "
-                         f"'origin-region-agent[{name}]')")
+            notes.append(
+                f"{name}: skipped ({exc.name or exc} is not installed; pip install 'origin-region-agent[{name}]')"
+            )
         except Exception as exc:  # a broken fake must not spoil the rest of the demo
             notes.append(f"{name}: skipped ({exc.__class__.__name__}: {exc})")
     return clouds, notes
@@ -78,8 +83,12 @@ def build_demo(stack: contextlib.ExitStack, workdir: Path, clouds: list[str]) ->
     fake.add_dns_record(zone_id, "A", "grey.demo.example", "198.51.100.78", proxied=False)  # not proxied: ignored
     fake.set_mapping(zone_id, "203.0.113.10", "aws", "eu-central-1")  # hand-made; create-only keeps it
 
-    config = {"cloudflare": {"base_url": base_url}, "zones": [{"name": "demo.example"}], "inventory": inventory,
-              "policy": "create-only"}
+    config = {
+        "cloudflare": {"base_url": base_url},
+        "zones": [{"name": "demo.example"}],
+        "inventory": inventory,
+        "policy": "create-only",
+    }
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, env, notes
