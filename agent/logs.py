@@ -1,0 +1,207 @@
+"""Logging set-up for the CLI and the serverless handlers: text or JSON lines, secrets redacted, summary last.
+
+JSON logs are one object per line (``ts``, ``level``, ``logger``, ``msg`` plus any ``extra=`` fields) because every
+log pipeline we target (CloudWatch, Cloud Logging, Azure Monitor, OCI Logging, Loki) parses that without
+configuration. The run summary is logged last (`log_summary`), so "the last line of the run" is a stable place for a
+human or a log query to find the outcome.
+
+Secrets are kept out of log calls by design (tokens are `SecretStr`); `RedactingFilter` is only a backstop for a
+message that quotes an ``Authorization`` header, a bearer token or a ``token=`` pair, e.g. from a third-party library.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "RedactingFilter",
+    "configure_logging",
+    "log_summary",
+    "register_secret",
+]
+
+REDACTED = "[REDACTED]"
+SUMMARY_MSG = "run summary"
+
+LogFormat = Literal["text", "json"]
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is emitted as a JSON field.
+_RECORD_ATTRS = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
+)
+
+# Backstop patterns. Group 1 is what is kept; the rest of the match is replaced by REDACTED.
+_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # "Authorization: Bearer abc", "authorization': 'Bearer abc", "X-Auth-Key: abc"
+    re.compile(
+        r"""(?i)((?:authorization|x-auth-key|x-auth-user-service-key)["']?\s*[:=]\s*["']?)"""
+        r"""(?:bearer\s+|basic\s+)?[^\s"',}]+"""
+    ),
+    # a bare "Bearer abc" anywhere
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    # token=abc, "api_token": "abc", secret: abc, password=abc, pass_phrase=abc, client_secret=abc
+    re.compile(
+        r"""(?i)((?:api[_-]?token|access[_-]?token|token|secret|client[_-]?secret|password|pass[_-]?phrase|"""
+        r"""api[_-]?key|secret[_-]?access[_-]?key|session[_-]?token)["']?\s*[:=]\s*["']?)[^\s"',}&]+"""
+    ),
+)
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact this exact value wherever it appears in a log line (e.g. the Cloudflare token read at start-up).
+
+    Values shorter than 8 characters are ignored: redacting them would mangle ordinary words.
+    """
+    if value and len(value) >= 8:
+        _known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Return `text` with known secret values and secret-looking pairs replaced by `REDACTED`."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _is_secret_key(str(k)) else _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower().replace("-", "_")
+    return k in {"authorization", "token", "api_token", "password", "secret", "client_secret", "api_key", "pass_phrase"}
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message and string extras so no secret-looking value leaves the process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRS:
+                setattr(record, key, REDACTED if _is_secret_key(key) else _redact_value(value))
+        return True
+
+
+def _iso(created: float) -> str:
+    return datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts`` (UTC, ISO 8601, ms), ``level``, ``logger``, ``msg``, extras, ``exc``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": _iso(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+class _TextFormatter(logging.Formatter):
+    """``ts level logger: msg key=value ...``: extras stay visible in text mode too."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}
+        if extras:
+            line += " " + " ".join(
+                f"{k}={json.dumps(v, default=str, separators=(',', ':'))}" for k, v in sorted(extras.items())
+            )
+        return line
+
+
+_OUR_HANDLER = "_origin_region_agent_handler"
+
+
+def configure_logging(
+    fmt: LogFormat = "text",
+    level: str = "INFO",
+    *,
+    stream: IO[str] | None = None,
+    keep_existing: bool = False,
+) -> None:
+    """Configure the root logger once per process (calling again replaces what an earlier call installed).
+
+    `stream` defaults to stderr. With `keep_existing`, handlers a platform already installed (Azure Functions ships
+    logs to its host through one) are kept and only get the redacting filter and our formatter; no handler is added
+    when one exists. Otherwise every existing root handler is removed, so lines are not printed twice (AWS Lambda's
+    runtime installs its own). Raises ValueError naming the value for an unknown `fmt` or `level`.
+    """
+    if fmt not in ("text", "json"):
+        raise ValueError(f"log format must be 'text' or 'json', got {fmt!r}")
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(numeric, int):
+        raise ValueError(f"log level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {level!r}")
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else _TextFormatter()
+    root = logging.getLogger()
+    root.setLevel(numeric)
+    existing = [h for h in root.handlers if not getattr(h, _OUR_HANDLER, False)]
+    for handler in list(root.handlers):
+        if getattr(handler, _OUR_HANDLER, False) or not keep_existing:
+            root.removeHandler(handler)
+    if keep_existing and existing:
+        for handler in existing:
+            _install(handler, formatter)
+        return
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    setattr(handler, _OUR_HANDLER, True)
+    _install(handler, formatter)
+    root.addHandler(handler)
+    # Third-party chatter (request lines with URLs and headers) stays out of INFO logs.
+    for noisy in ("httpx", "httpcore", "botocore", "urllib3", "azure", "oci", "google"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+
+
+def _install(handler: logging.Handler, formatter: logging.Formatter) -> None:
+    handler.setFormatter(formatter)
+    if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        handler.addFilter(RedactingFilter())
+
+
+def log_summary(report: Mapping[str, Any], *, logger: logging.Logger | None = None) -> None:
+    """Log the run summary as the last line: JSON mode puts it under ``summary``; text mode appends it as JSON.
+
+    The level follows the outcome (INFO for exit code 0, WARNING for 1, ERROR otherwise) so that alerting on
+    ``level >= WARNING`` catches failed runs without parsing the summary.
+    """
+    log = logger or logging.getLogger("agent.summary")
+    exit_code = report.get("exit_code", 0)
+    level = logging.INFO if exit_code == 0 else logging.WARNING if exit_code == 1 else logging.ERROR
+    log.log(level, SUMMARY_MSG, extra={"summary": dict(report)})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
