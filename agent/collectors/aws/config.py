@@ -84,7 +84,7 @@ class AwsAccount(StrictModel):
     role_arn: str | None = None
     external_id: SecretStr | None = None
     session_name: str = DEFAULT_SESSION_NAME
-    duration_seconds: int = Field(DEFAULT_DURATION_SECONDS, ge=900, le=43200)
+    duration_seconds: int = Field(default=DEFAULT_DURATION_SECONDS, ge=900, le=43200)
     regions: list[str] | None = None
     """Region names or fnmatch patterns for this account; default: the top-level `regions`."""
 
@@ -122,7 +122,7 @@ class AwsOrganization(StrictModel):
     """Role name (optionally with a path, ``path/Name``) assumed in every member account."""
     member_external_id: SecretStr | None = None
     member_session_name: str = DEFAULT_SESSION_NAME
-    member_duration_seconds: int = Field(DEFAULT_DURATION_SECONDS, ge=900, le=43200)
+    member_duration_seconds: int = Field(default=DEFAULT_DURATION_SECONDS, ge=900, le=43200)
     member_regions: list[str] | None = None
     admin_role_arn: str | None = None
     """Role to assume first (from the base credentials) to call Organizations; also the source of member roles."""
@@ -185,11 +185,11 @@ class AwsConfig(StrictModel):
     ca_bundle: str | None = None
     """PEM bundle to verify the endpoints with (also ``AWS_CA_BUNDLE``)."""
     retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
-    max_attempts: int = Field(5, ge=1, le=20)
+    max_attempts: int = Field(default=5, ge=1, le=20)
     """Total attempts per API call, first one included (botocore ``retries.total_max_attempts``)."""
-    connect_timeout: float = Field(5.0, gt=0, le=300)
-    read_timeout: float = Field(30.0, gt=0, le=900)
-    page_size: int = Field(1000, ge=5, le=1000)
+    connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    read_timeout: float = Field(default=30.0, gt=0, le=900)
+    page_size: int = Field(default=1000, ge=5, le=1000)
     """``MaxResults`` of DescribeNetworkInterfaces."""
     include_ipv6: bool = True
 
