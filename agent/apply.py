@@ -122,8 +122,9 @@ class _Aborted(Exception):
     """Credentials stopped working mid-apply: the remaining changes are not attempted."""
 
 
-def apply_plan(writer: MappingWriter, zone_id: str, plan: Plan, *, batch_size: int = 100, dry_run: bool = False
-               ) -> list[ChangeResult]:
+def apply_plan(
+    writer: MappingWriter, zone_id: str, plan: Plan, *, batch_size: int = 100, dry_run: bool = False
+) -> list[ChangeResult]:
     """Apply deletes (first: they free room under the cap), then creates, then updates. See the module docstring."""
     ok = "planned" if dry_run else "applied"
     results: list[ChangeResult] = []
@@ -153,8 +154,9 @@ def apply_plan(writer: MappingWriter, zone_id: str, plan: Plan, *, batch_size: i
             guarded(batch, lambda b=batch, i=items: _batch_outcomes(b, writer.batch_upsert(zone_id, i), ok))
     except _Aborted:
         done = {id(r.change) for r in results}
-        results.extend(ChangeResult(c, "skipped", "not attempted: authentication failed") for c in pending
-                       if id(c) not in done)
+        results.extend(
+            ChangeResult(c, "skipped", "not attempted: authentication failed") for c in pending if id(c) not in done
+        )
     return results
 
 

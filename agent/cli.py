@@ -49,23 +49,57 @@ def _fail(message: str) -> None:
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every pipeline command shares."""
     options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG",
-                     help="YAML config file (env ORIGIN_REGION_AGENT_CONFIG)."),
-        click.option("--zone", "zones", multiple=True, help="Zone name or id; repeatable. Overrides `zones` in the file."),
-        click.option("--policy", type=click.Choice(["create-only", "upsert", "sync"]), default=None,
-                     help="What may change (default create-only)."),
-        click.option("--max-changes", type=click.IntRange(min=0), default=None,
-                     help="Refuse (exit 3) a plan with more changes than this."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False),
+            envvar="ORIGIN_REGION_AGENT_CONFIG",
+            help="YAML config file (env ORIGIN_REGION_AGENT_CONFIG).",
+        ),
+        click.option(
+            "--zone", "zones", multiple=True, help="Zone name or id; repeatable. Overrides `zones` in the file."
+        ),
+        click.option(
+            "--policy",
+            type=click.Choice(["create-only", "upsert", "sync"]),
+            default=None,
+            help="What may change (default create-only).",
+        ),
+        click.option(
+            "--max-changes",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Refuse (exit 3) a plan with more changes than this.",
+        ),
         click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Parallel discovery scopes."),
         click.option("--shard", default=None, help="INDEX/COUNT or 'auto' (Indexed Job / Cloud Run task index)."),
-        click.option("--output", "output", type=click.Choice(["text", "json"]), default=None,
-                     help="Summary on stdout: text (default on a terminal) or json."),
-        click.option("--summary-file", type=click.Path(dir_okay=False), default=None,
-                     help="Also write the JSON summary to this file."),
-        click.option("--log-format", type=click.Choice(["text", "json"]), default=None),
-        click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-                     default=None),
+        click.option(
+            "--output",
+            "output",
+            type=click.Choice(["text", "json", "none"]),
+            default=None,
+            help="Summary on stdout: text (default), json, or none (logs only).",
+        ),
+        click.option(
+            "--summary-file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Also write the JSON summary to this file.",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"]),
+            default=None,
+            envvar="ORIGIN_REGION_AGENT_LOG_FORMAT",
+            help="Logs on stderr (env ORIGIN_REGION_AGENT_LOG_FORMAT).",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            default=None,
+            envvar="ORIGIN_REGION_AGENT_LOG_LEVEL",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -85,13 +119,8 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
 
 
 def _setup_logging(fmt: str, level: str) -> None:
-    try:
-        from agent.logs import configure_logging
-    except ImportError:  # pragma: no cover - fallback while agent.logs is absent
-        import logging
+    from agent.logs import configure_logging
 
-        logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        return
     configure_logging(fmt, level)
 
 
@@ -102,26 +131,26 @@ def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None)
         with open(summary_file, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
             handle.write("\n")
-    if (output or ("text" if sys.stdout.isatty() else "text")) == "json":
+    if output == "json":
         click.echo(json.dumps(summary, indent=2))
-    else:
+    elif output != "none":
         click.echo(render_text(summary))
-    try:
-        from agent.logs import log_summary
-    except ImportError:  # pragma: no cover
-        return
+    from agent.logs import log_summary
+
     log_summary(summary)
 
 
 def _push_metrics(config: Any, summary: dict[str, Any]) -> None:
     if not config.metrics.pushgateway_url:
         return
-    try:
-        from agent.metrics import push_run_metrics
-    except ImportError:  # pragma: no cover
-        return
-    push_run_metrics(summary, gateway=config.metrics.pushgateway_url, job=config.metrics.job,
-                     grouping_key=config.metrics.grouping_key)
+    from agent.metrics import push_run_metrics
+
+    push_run_metrics(
+        summary,
+        gateway=config.metrics.pushgateway_url,
+        job=config.metrics.job,
+        grouping_key=config.metrics.grouping_key,
+    )
 
 
 def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
@@ -129,8 +158,8 @@ def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
 
     report = run(config, progress=sys.stderr.isatty())
     summary = report.to_dict()
+    _push_metrics(config, summary)  # before the summary, so the summary stays the last log line
     _emit(summary, output, summary_file)
-    _push_metrics(config, summary)
     return report.exit_code
 
 
@@ -153,8 +182,9 @@ def cli() -> None:
 
 @cli.command()
 @_run_options
-def plan(config_path: str | None, zones: tuple[str, ...], output: str | None, summary_file: str | None,
-         **flags: Any) -> None:
+def plan(
+    config_path: str | None, zones: tuple[str, ...], output: str | None, summary_file: str | None, **flags: Any
+) -> None:
     """Show what `sync` would change (a dry run: nothing is written)."""
     config = _load(config_path, _overrides(zones, dry_run=True, **flags))
     sys.exit(_execute(config, output, summary_file))
@@ -164,8 +194,14 @@ def plan(config_path: str | None, zones: tuple[str, ...], output: str | None, su
 @_run_options
 @click.option("--dry-run", is_flag=True, default=None, help="Plan and report, write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
-def sync(config_path: str | None, zones: tuple[str, ...], output: str | None, summary_file: str | None, yes: bool,
-         **flags: Any) -> None:
+def sync(
+    config_path: str | None,
+    zones: tuple[str, ...],
+    output: str | None,
+    summary_file: str | None,
+    yes: bool,
+    **flags: Any,
+) -> None:
     """Discover, plan and apply the mappings."""
     config = _load(config_path, _overrides(zones, **flags))
     if not config.dry_run and not yes and sys.stdin.isatty() and sys.stdout.isatty():
@@ -188,8 +224,9 @@ def sync(config_path: str | None, zones: tuple[str, ...], output: str | None, su
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
 @click.option("--shard", default=None)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              default=None)
+@click.option(
+    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), default=None
+)
 def discover(config_path: str | None, output: str, **flags: Any) -> None:
     """List the inventory only: every public IP the configured sources see (no Cloudflare calls)."""
     from agent.pipeline import discover as run_discovery

@@ -64,7 +64,7 @@ class CloudAddress:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """One unit of discovery work: e.g. an AWS account, or an account × region.
+    """One unit of discovery work: e.g. an AWS account, or an account x region.
 
     A collector yields root scopes from `Collector.scopes()`; collecting a non-leaf scope may yield child scopes
     (an account yields its enabled regions). The runner isolates failures per scope and shards leaf scopes.

@@ -11,8 +11,14 @@ from agent.errors import ConfigError
 
 
 def test_environment_supplies_cloudflare_settings() -> None:
-    config = load_config(None, env={"CLOUDFLARE_API_TOKEN": "t0k", "CLOUDFLARE_BASE_URL": "http://127.0.0.1:1/x",
-                                    "CLOUDFLARE_ACCOUNT_ID": "a" * 32})
+    config = load_config(
+        None,
+        env={
+            "CLOUDFLARE_API_TOKEN": "t0k",
+            "CLOUDFLARE_BASE_URL": "http://127.0.0.1:1/x",
+            "CLOUDFLARE_ACCOUNT_ID": "a" * 32,
+        },
+    )
     assert config.cloudflare.api_token is not None and config.cloudflare.api_token.get_secret_value() == "t0k"
     assert config.cloudflare.base_url == "http://127.0.0.1:1/x"
     assert "t0k" not in repr(config) and "t0k" not in str(config.model_dump())
@@ -20,11 +26,20 @@ def test_environment_supplies_cloudflare_settings() -> None:
 
 def test_file_and_interpolation_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("cloudflare:\n  api_token: ${CF_TOKEN}\n  base_url: ${BASE:-http://127.0.0.1:9/client/v4}\n"
-                    "zones: [{name: a.example}]\npolicy: upsert\n")
-    config = load_config(path, env={"CF_TOKEN": "abc", "CLOUDFLARE_API_TOKEN": "ignored"},
-                         overrides={"policy": "create-only", "zones": ["b.example", "0123456789abcdef0123456789abcdef"],
-                                    "dry_run": True, "max_changes": 5})
+    path.write_text(
+        "cloudflare:\n  api_token: ${CF_TOKEN}\n  base_url: ${BASE:-http://127.0.0.1:9/client/v4}\n"
+        "zones: [{name: a.example}]\npolicy: upsert\n"
+    )
+    config = load_config(
+        path,
+        env={"CF_TOKEN": "abc", "CLOUDFLARE_API_TOKEN": "ignored"},
+        overrides={
+            "policy": "create-only",
+            "zones": ["b.example", "0123456789abcdef0123456789abcdef"],
+            "dry_run": True,
+            "max_changes": 5,
+        },
+    )
     assert config.cloudflare.api_token.get_secret_value() == "abc"  # the file wins over the environment
     assert config.cloudflare.base_url == "http://127.0.0.1:9/client/v4"
     assert config.policy == "create-only" and config.dry_run and config.max_changes == 5
@@ -53,8 +68,11 @@ def test_shards(value: str, env: dict[str, str], expected: tuple[int, int] | Non
 
 def test_sharded_sync_is_refused() -> None:
     with pytest.raises(ConfigError, match="cannot run sharded"):
-        load_config(None, env={"JOB_COMPLETION_INDEX": "0", "ORIGIN_REGION_AGENT_SHARDS": "2"},
-                    overrides={"shard": "auto", "policy": "sync"})
+        load_config(
+            None,
+            env={"JOB_COMPLETION_INDEX": "0", "ORIGIN_REGION_AGENT_SHARDS": "2"},
+            overrides={"shard": "auto", "policy": "sync"},
+        )
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:

@@ -8,29 +8,51 @@ from agent.match import match
 from agent.models import GLOBAL_REGION, CloudAddress, Confidence, Vendor
 
 
-def addr(ip: str, vendor: str = "aws", region: str = "us-east-1", *, source: str = "aws",
-         confidence: Confidence = Confidence.ACCOUNT, account: str = "") -> CloudAddress:
-    return CloudAddress(ip=ip, vendor=Vendor(vendor), region=region, source=source, confidence=confidence,
-                        account=account)
+def addr(
+    ip: str,
+    vendor: str = "aws",
+    region: str = "us-east-1",
+    *,
+    source: str = "aws",
+    confidence: Confidence = Confidence.ACCOUNT,
+    account: str = "",
+) -> CloudAddress:
+    return CloudAddress(
+        ip=ip, vendor=Vendor(vendor), region=region, source=source, confidence=confidence, account=account
+    )
 
 
 @pytest.mark.parametrize(
     ("records", "expected"),
     [
         pytest.param([addr("192.0.2.1")], ("desired", "aws", "us-east-1"), id="single-record-matches"),
-        pytest.param([addr("192.0.2.1", account="1"), addr("192.0.2.1", account="2", source="static",
-                                                         confidence=Confidence.STATIC)],
-                     ("desired", "aws", "us-east-1"), id="same-region-twice-merges"),
-        pytest.param([addr("192.0.2.1"), addr("192.0.2.1", region="eu-west-1")], ("ambiguous",),
-                     id="two-regions-ambiguous"),
+        pytest.param(
+            [
+                addr("192.0.2.1", account="1"),
+                addr("192.0.2.1", account="2", source="static", confidence=Confidence.STATIC),
+            ],
+            ("desired", "aws", "us-east-1"),
+            id="same-region-twice-merges",
+        ),
+        pytest.param(
+            [addr("192.0.2.1"), addr("192.0.2.1", region="eu-west-1")], ("ambiguous",), id="two-regions-ambiguous"
+        ),
         pytest.param([addr("192.0.2.1", "gcp", GLOBAL_REGION, source="gcp")], ("global",), id="global-only"),
-        pytest.param([addr("192.0.2.1", "gcp", GLOBAL_REGION), addr("192.0.2.1", "gcp", "us-central1")],
-                     ("desired", "gcp", "us-central1"), id="global-plus-regional-picks-regional"),
-        pytest.param([addr("192.0.2.1", source="ranges", confidence=Confidence.FEED)],
-                     ("desired", "aws", "us-east-1"), id="feed-only-matches"),
-        pytest.param([addr("192.0.2.1"), addr("192.0.2.1", region="eu-west-1", source="ranges",
-                                             confidence=Confidence.FEED)],
-                     ("desired", "aws", "us-east-1"), id="account-outranks-feed"),
+        pytest.param(
+            [addr("192.0.2.1", "gcp", GLOBAL_REGION), addr("192.0.2.1", "gcp", "us-central1")],
+            ("desired", "gcp", "us-central1"),
+            id="global-plus-regional-picks-regional",
+        ),
+        pytest.param(
+            [addr("192.0.2.1", source="ranges", confidence=Confidence.FEED)],
+            ("desired", "aws", "us-east-1"),
+            id="feed-only-matches",
+        ),
+        pytest.param(
+            [addr("192.0.2.1"), addr("192.0.2.1", region="eu-west-1", source="ranges", confidence=Confidence.FEED)],
+            ("desired", "aws", "us-east-1"),
+            id="account-outranks-feed",
+        ),
         pytest.param([addr("192.0.2.9")], ("unmatched",), id="other-ip-unmatched"),
     ],
 )
@@ -52,8 +74,11 @@ def test_match_outcomes(records: list[CloudAddress], expected: tuple[str, ...]) 
 def test_merged_sources_and_feed_disagreement_are_kept() -> None:
     """Sources of one claim are merged; a feed that disagrees with the account is reported, not used."""
     result = match(
-        [addr("192.0.2.1", account="111"), addr("192.0.2.1", source="static", confidence=Confidence.STATIC),
-         addr("192.0.2.1", region="eu-west-1", source="ranges", confidence=Confidence.FEED)],
+        [
+            addr("192.0.2.1", account="111"),
+            addr("192.0.2.1", source="static", confidence=Confidence.STATIC),
+            addr("192.0.2.1", region="eu-west-1", source="ranges", confidence=Confidence.FEED),
+        ],
         {"192.0.2.1"},
     )
     desired = result.desired["192.0.2.1"]

@@ -130,6 +130,7 @@ def error_summary(message: str, *, exit_code: int, started_at: str | None = None
         "totals": {},
         "skipped": [],
         "error": message,
+        "errors": [message],
         "exit_code": exit_code,
     }
 

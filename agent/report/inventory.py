@@ -16,8 +16,13 @@ COLUMNS = ("ip", "vendor", "region", "account", "resource_id", "kind", "source",
 
 def _row(record: Any) -> dict[str, str]:
     return {
-        "ip": record.ip, "vendor": record.vendor.value, "region": record.region, "account": record.account,
-        "resource_id": record.resource_id, "kind": record.kind, "source": record.source,
+        "ip": record.ip,
+        "vendor": record.vendor.value,
+        "region": record.region,
+        "account": record.account,
+        "resource_id": record.resource_id,
+        "kind": record.kind,
+        "source": record.source,
         "confidence": record.confidence.value,
     }
 

@@ -79,16 +79,25 @@ class ZoneReport:
         self.unchanged = len(plan.unchanged)
         self.unsupported = [{"ip": d.ip, "vendor": d.vendor, "region": d.region} for d in plan.unsupported]
         self.ambiguous = [
-            {"ip": ip, "candidates": [{"vendor": c.vendor, "region": c.region, "sources": list(c.sources)}
-                                      for c in matched.ambiguous[ip]]}
-            for ip in sorted(ips) if ip in matched.ambiguous
+            {
+                "ip": ip,
+                "candidates": [
+                    {"vendor": c.vendor, "region": c.region, "sources": list(c.sources)} for c in matched.ambiguous[ip]
+                ],
+            }
+            for ip in sorted(ips)
+            if ip in matched.ambiguous
         ]
         self.global_only = sorted(ip for ip in ips if ip in matched.global_only)
         self.unmatched = sorted(ip for ip in ips if ip in matched.unmatched)
         self.disagreements = [
-            {"ip": d.ip, "chosen": {"vendor": d.vendor, "region": d.region, "confidence": d.confidence},
-             "feed": [{"vendor": c.vendor, "region": c.region, "sources": list(c.sources)} for c in d.disagreements]}
-            for d in desired.values() if d.disagreements
+            {
+                "ip": d.ip,
+                "chosen": {"vendor": d.vendor, "region": d.region, "confidence": d.confidence},
+                "feed": [{"vendor": c.vendor, "region": c.region, "sources": list(c.sources)} for c in d.disagreements],
+            }
+            for d in desired.values()
+            if d.disagreements
         ]
         self.drift = [_change_dict(c, "withheld by policy") for c in plan.drift]
         self.stale = list(plan.stale)
@@ -107,8 +116,11 @@ class ZoneReport:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [{"ip": c["ip"], "action": c["action"], "error": c.get("error", "")}
-                for c in self.changes if c["status"] in ("failed", "skipped")]
+        return [
+            {"ip": c["ip"], "action": c["action"], "error": c.get("error", "")}
+            for c in self.changes
+            if c["status"] in ("failed", "skipped")
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         exists = sum(1 for c in self.changes if c["status"] == "exists")
@@ -195,18 +207,28 @@ class RunReport:
     def _discovery_dict(self) -> dict[str, Any]:
         d = self.discovery
         if d is None:
-            return {"complete": False, "scopes": 0, "sources": {}, "vendors": {}, "scope_errors": [], "skipped_scopes": []}
+            return {
+                "complete": False,
+                "scopes": 0,
+                "sources": {},
+                "vendors": {},
+                "scope_errors": [],
+                "skipped_scopes": [],
+            }
         errors_by_source = Counter(e.scope.split(":", 1)[0] for e in d.errors)
         kept_by_vendor = Counter(r.vendor.value for r in d.records)
         return {
             "complete": d.complete,
             "scopes": d.scopes_done,
             "sharded_out": d.sharded_out,
-            "sources": {s: {"addresses": n, "scope_errors": errors_by_source.get(s, 0)}
-                        for s, n in sorted((d.counts | Counter(dict.fromkeys(errors_by_source, 0))).items())},
+            "sources": {
+                s: {"addresses": n, "scope_errors": errors_by_source.get(s, 0)}
+                for s, n in sorted((d.counts | Counter(dict.fromkeys(errors_by_source, 0))).items())
+            },
             "vendors": dict(sorted(kept_by_vendor.items())),
-            "scope_errors": [{"scope": e.scope, "error": e.error, "code": e.code, "message": e.message}
-                             for e in d.errors],
+            "scope_errors": [
+                {"scope": e.scope, "error": e.error, "code": e.code, "message": e.message} for e in d.errors
+            ],
             "skipped_scopes": list(d.skipped),
         }
 
@@ -230,8 +252,11 @@ class RunReport:
             "discovery": self._discovery_dict(),
             "zones": zones,
             "totals": dict(totals),
-            "guard": {"max_changes": self.max_changes, "planned_changes": self.planned_changes,
-                      "refused": self.refused},
+            "guard": {
+                "max_changes": self.max_changes,
+                "planned_changes": self.planned_changes,
+                "refused": self.refused,
+            },
             "skipped": self.skipped,
             "errors": self.errors,
             "exit_code": self.exit_code,

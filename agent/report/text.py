@@ -22,14 +22,18 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
     lines.append(f"origin-region-agent: policy {summary['policy']}, API {summary['api_family']}, {mode}")
     disc = summary["discovery"]
     if disc["sources"]:
-        parts = [f"{s} {v['addresses']} addresses" + (f" ({v['scope_errors']} scope errors)" if v["scope_errors"] else "")
-                 for s, v in disc["sources"].items()]
+        parts = [
+            f"{s} {v['addresses']} addresses" + (f" ({v['scope_errors']} scope errors)" if v["scope_errors"] else "")
+            for s, v in disc["sources"].items()
+        ]
         lines.append(f"Discovery: {', '.join(parts)}; {disc['scopes']} scopes")
     for err in disc["scope_errors"]:
         lines.append(f"  ! {err['scope']}: {err['error']} {err['code']}: {err['message']}".rstrip())
     for zone in summary["zones"]:
         lines.append("")
-        lines.append(f"Zone {zone['zone']} ({zone['zone_id']})" + ("" if zone["complete"] else "  [incomplete: no deletes]"))
+        lines.append(
+            f"Zone {zone['zone']} ({zone['zone_id']})" + ("" if zone["complete"] else "  [incomplete: no deletes]")
+        )
         if zone["error"]:
             lines.append(f"  ! {zone['error']}")
         rows = []
@@ -39,8 +43,15 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
                 region = f"{change['old_vendor']}/{change['old_region']} -> {change['vendor']}/{change['region']}"
             else:
                 region = f"{change['vendor']}/{region}"
-            rows.append([_MARK.get(change["action"], "?") + " " + change["action"], change["ip"], region,
-                         change.get("source", "")[:48], change["status"] + (f": {change['error']}" if change.get("error") else "")])
+            rows.append(
+                [
+                    _MARK.get(change["action"], "?") + " " + change["action"],
+                    change["ip"],
+                    region,
+                    change.get("source", "")[:48],
+                    change["status"] + (f": {change['error']}" if change.get("error") else ""),
+                ]
+            )
         if rows:
             lines.extend(_table(rows, ["ACTION", "IP", "VENDOR/REGION", "SOURCE", "STATUS"]))
             if len(zone["changes"]) > max_rows:
@@ -53,17 +64,23 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
             f"ambiguous {len(zone['ambiguous'])}, global {len(zone['global'])}, failed {len(zone['failed'])}"
         )
         for item in zone["unsupported"][:20]:
-            lines.append(f"  unsupported: {item['ip']} {item['vendor']}/{item['region']} is not in the zone's supported regions")
+            lines.append(
+                f"  unsupported: {item['ip']} {item['vendor']}/{item['region']} is not in the zone's supported regions"
+            )
         for item in zone["ambiguous"][:20]:
             claims = "; ".join(f"{c['vendor']}/{c['region']} ({', '.join(c['sources'])})" for c in item["candidates"])
             lines.append(f"  ambiguous: {item['ip']}: {claims}")
         for item in zone["drift"][:20]:
-            lines.append(f"  drift kept (policy {summary['policy']}): {item['ip']} is {item['old_vendor']}/"
-                         f"{item['old_region']}, inventory says {item['vendor']}/{item['region']}")
+            lines.append(
+                f"  drift kept (policy {summary['policy']}): {item['ip']} is {item['old_vendor']}/"
+                f"{item['old_region']}, inventory says {item['vendor']}/{item['region']}"
+            )
         for item in zone["disagreements"][:20]:
             feeds = "; ".join(f"{f['vendor']}/{f['region']}" for f in item["feed"])
-            lines.append(f"  feed disagrees: {item['ip']}: account says {item['chosen']['vendor']}/"
-                         f"{item['chosen']['region']}, feed says {feeds}")
+            lines.append(
+                f"  feed disagrees: {item['ip']}: account says {item['chosen']['vendor']}/"
+                f"{item['chosen']['region']}, feed says {feeds}"
+            )
         for conflict in zone["conflicts"]:
             lines.append(f"  conflict: {conflict['ip']}: {conflict.get('error', '')}")
         for warning in zone["warnings"][:20]:

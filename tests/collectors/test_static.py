@@ -17,10 +17,13 @@ def collect(*paths: Path):
 
 
 def test_csv_json_yaml(tmp_path: Path) -> None:
-    (tmp_path / "a.csv").write_text("ip,vendor,region,account,resource_id,kind\n"
-                                    "192.0.2.1,aws,us-east-1,111,i-1,instance\n2001:DB8::1,GCP,us-central1,,,\n")
-    (tmp_path / "b.json").write_text(json.dumps({"addresses": [{"ip": "192.0.2.2", "vendor": "azure",
-                                                                "region": "eastus"}]}))
+    (tmp_path / "a.csv").write_text(
+        "ip,vendor,region,account,resource_id,kind\n"
+        "192.0.2.1,aws,us-east-1,111,i-1,instance\n2001:DB8::1,GCP,us-central1,,,\n"
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps({"addresses": [{"ip": "192.0.2.2", "vendor": "azure", "region": "eastus"}]})
+    )
     (tmp_path / "c.yaml").write_text("- {ip: 192.0.2.3, vendor: oci, region: us-ashburn-1}\n")
     d = collect(tmp_path / "a.csv", tmp_path / "b.json", tmp_path / "c.yaml")
     assert d.errors == []

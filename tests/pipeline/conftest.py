@@ -73,8 +73,11 @@ def write_config(tmp_path: Path, cf: FakeCloudflare) -> Any:
         inventory = tmp_path / "inventory.csv"
         inventory.write_text("ip,vendor,region\n" + "".join(f"{ip},{v},{r}\n" for ip, v, r in rows or []))
         config: dict[str, Any] = {
-            "cloudflare": {"base_url": cf.base_url, "max_retries": 0,
-                           "rate_limit": {"requests": 100000, "window_s": 1, "burst_requests": None}},
+            "cloudflare": {
+                "base_url": cf.base_url,
+                "max_retries": 0,
+                "rate_limit": {"requests": 100000, "window_s": 1, "burst_requests": None},
+            },
             "zones": [{"name": "example.com"}],
             "inventory": {"static": {"path": str(inventory)}},
         }

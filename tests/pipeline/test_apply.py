@@ -12,8 +12,13 @@ from tests.pipeline.conftest import TOKEN, writes
 
 
 def client_for(cf: FakeCloudflare, family: str) -> CloudflareClient:
-    return CloudflareClient(CloudflareCredentials(TOKEN), base_url=cf.base_url, family=ApiFamily(family),
-                            max_retries=0, rate_limiter=RateLimiter(100000, 1, burst_requests=None))
+    return CloudflareClient(
+        CloudflareCredentials(TOKEN),
+        base_url=cf.base_url,
+        family=ApiFamily(family),
+        max_retries=0,
+        rate_limiter=RateLimiter(100000, 1, burst_requests=None),
+    )
 
 
 def create(ip: str, vendor: str = "aws", region: str = "us-east-1") -> Change:
@@ -22,7 +27,9 @@ def create(ip: str, vendor: str = "aws", region: str = "us-east-1") -> Change:
 
 def test_v2_batches_of_100_and_per_item_failures(cf: FakeCloudflare, zone: str) -> None:
     """250 creates go out as 3 batch requests; an item the API refuses is a failed result, the rest apply."""
-    plan = Plan(creates=[create(f"10.0.{i // 250}.{i % 250}") for i in range(249)] + [create("10.9.9.9", "aws", "nowhere-1")])
+    plan = Plan(
+        creates=[create(f"10.0.{i // 250}.{i % 250}") for i in range(249)] + [create("10.9.9.9", "aws", "nowhere-1")]
+    )
     with client_for(cf, "v2") as client:
         results = apply_plan(ClientWriter(client, "v2"), zone, plan)
     assert len(writes(cf)) == 3
@@ -48,9 +55,11 @@ def test_v1_create_race_is_not_a_failure(cf: FakeCloudflare, zone: str, existing
 def test_deletes_first_then_upserts(cf: FakeCloudflare, zone: str) -> None:
     cf.set_mapping(zone, "192.0.2.9", "aws", "us-east-1")
     cf.set_mapping(zone, "192.0.2.2", "aws", "us-east-1")
-    plan = Plan(creates=[create("192.0.2.1")], updates=[Change("update", "192.0.2.2", "aws", "eu-west-1", "aws",
-                                                               "us-east-1")],
-                deletes=[Change("delete", "192.0.2.9", "aws", "us-east-1", "aws", "us-east-1")])
+    plan = Plan(
+        creates=[create("192.0.2.1")],
+        updates=[Change("update", "192.0.2.2", "aws", "eu-west-1", "aws", "us-east-1")],
+        deletes=[Change("delete", "192.0.2.9", "aws", "us-east-1", "aws", "us-east-1")],
+    )
     with client_for(cf, "v2") as client:
         results = apply_plan(ClientWriter(client, "v2"), zone, plan)
     assert [r.method for r in writes(cf)] == ["DELETE", "PUT"]

@@ -68,8 +68,9 @@ def test_plan_and_dry_run_send_no_write(cf: FakeCloudflare, zone: str, write_con
     assert cf.mappings(zone) == {}
 
 
-def test_second_run_writes_nothing_and_stays_within_request_budget(cf: FakeCloudflare, zone: str, write_config,
-                                                                  run_cli) -> None:
+def test_second_run_writes_nothing_and_stays_within_request_budget(
+    cf: FakeCloudflare, zone: str, write_config, run_cli
+) -> None:
     """A run where nothing changes makes zero writes and at most DNS pages + mapping pages + 3 requests."""
     seed(cf, zone)
     config = str(write_config(INVENTORY))
@@ -106,12 +107,13 @@ def test_sync_deletes_mappings_of_former_origins(cf: FakeCloudflare, zone: str, 
     assert result.summary["zones"][0]["deleted"] == 1
 
 
-def test_sync_never_deletes_after_a_failed_scope(cf: FakeCloudflare, zone: str, write_config, run_cli,
-                                                 tmp_path: Path) -> None:
+def test_sync_never_deletes_after_a_failed_scope(
+    cf: FakeCloudflare, zone: str, write_config, run_cli, tmp_path: Path
+) -> None:
     """A broken inventory row fails its scope: the run applies what it can, deletes nothing, exits 1."""
     seed(cf, zone)
     cf.set_mapping(zone, "203.0.113.50", "aws", "us-east-1")
-    config = write_config(INVENTORY + [("not-an-ip", "aws", "us-east-1")])
+    config = write_config([*INVENTORY, ("not-an-ip", "aws", "us-east-1")])
     result = run_cli("sync", "--config", str(config), "--policy", "sync", "--output", "json")
     assert result.exit_code == 1
     assert "203.0.113.50" in cf.mappings(zone)
@@ -153,8 +155,14 @@ def test_tiered_cache_off_is_reported_for_the_zone(cf: FakeCloudflare, zone: str
 
 def test_wrong_token_is_exit_2(cf: FakeCloudflare, zone: str, write_config, run_cli) -> None:
     seed(cf, zone)
-    result = run_cli("sync", "--config", str(write_config(INVENTORY)), "--output", "json",
-                     env={"CLOUDFLARE_API_TOKEN": "wrong-token-abcdef"})
+    result = run_cli(
+        "sync",
+        "--config",
+        str(write_config(INVENTORY)),
+        "--output",
+        "json",
+        env={"CLOUDFLARE_API_TOKEN": "wrong-token-abcdef"},
+    )
     assert result.exit_code == 2
     assert "wrong-token-abcdef" not in result.stdout + result.stderr
     assert writes(cf) == []
@@ -167,8 +175,9 @@ def test_unknown_zone_is_exit_2(cf: FakeCloudflare, zone: str, write_config, run
 
 
 @pytest.mark.allow_contract_violations("/dns_records")
-def test_malformed_dns_contents_are_skipped_with_a_warning(cf: FakeCloudflare, zone: str, write_config,
-                                                           run_cli) -> None:
+def test_malformed_dns_contents_are_skipped_with_a_warning(
+    cf: FakeCloudflare, zone: str, write_config, run_cli
+) -> None:
     seed(cf, zone)
     cf.add_dns_record(zone, "A", "junk.example.com", "192.0.2.300", validate_content=False)
     cf.add_dns_record(zone, "A", "cidr.example.com", "192.0.2.0/24", validate_content=False)

@@ -13,8 +13,9 @@ from agent.sandbox.demo_run import CLOUD_MODULES
 
 
 @pytest.mark.parametrize("source", sorted(CLOUD_MODULES))
-def test_cloud_sync_maps_its_addresses(source: str, cf: FakeCloudflare, zone: str, write_config, run_cli,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cloud_sync_maps_its_addresses(
+    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module = importlib.import_module(CLOUD_MODULES[source])
     with contextlib.ExitStack() as stack:
         cloud = module.start_demo(stack)
@@ -33,8 +34,9 @@ def test_cloud_sync_maps_its_addresses(source: str, cf: FakeCloudflare, zone: st
     assert zone_summary["created"] == len(cloud.expected_regions)
     # Whatever the agent must not map (global addresses, foreign IPs) is reported, not written.
     not_mapped = set(cloud.origin_ips) - set(cloud.expected_regions)
-    reported = set(zone_summary["global"]) | set(zone_summary["unmatched"]) | {
-        u["ip"] for u in zone_summary["unsupported"]}
+    reported = (
+        set(zone_summary["global"]) | set(zone_summary["unmatched"]) | {u["ip"] for u in zone_summary["unsupported"]}
+    )
     assert {ip for ip in not_mapped} <= reported | {a["ip"] for a in zone_summary["ambiguous"]}
 
 

@@ -53,8 +53,14 @@ def test_all_zones_of_an_account(cf: FakeCloudflare, write_config, run_cli) -> N
     other = cf.add_zone("other.example", account_id="cd" * 16)
     for zone in [*zones, other]:
         cf.add_dns_record(zone, "A", "www", "192.0.2.1")
-    config = str(write_config(ROWS, zones=[], all_zones=True,
-                              cloudflare={"base_url": cf.base_url, "account_id": account, "max_retries": 0}))
+    config = str(
+        write_config(
+            ROWS,
+            zones=[],
+            all_zones=True,
+            cloudflare={"base_url": cf.base_url, "account_id": account, "max_retries": 0},
+        )
+    )
     result = run_cli("sync", "--config", config, "--output", "json")
     assert result.exit_code == 0
     assert sorted(z["zone"] for z in result.summary["zones"]) == ["z0.example", "z1.example", "z2.example"]

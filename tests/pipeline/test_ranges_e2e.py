@@ -15,8 +15,11 @@ def test_feed_maps_origins_without_cloud_credentials(cf: FakeCloudflare, zone: s
     cf.add_dns_record(zone, "A", "c.example.com", "34.0.0.1")  # GCP asia-south2
     cf.add_dns_record(zone, "A", "d.example.com", "52.95.245.1")  # in the feed, but the static inventory says otherwise
     cf.add_dns_record(zone, "A", "e.example.com", "8.8.8.8")  # in no cloud feed
-    ranges = {"feeds": ["aws", "gcp"], "offline": True,
-              "urls": {"aws": str(DATA / "aws-ip-ranges.json.gz"), "gcp": str(DATA / "gcp-cloud.json.gz")}}
+    ranges = {
+        "feeds": ["aws", "gcp"],
+        "offline": True,
+        "urls": {"aws": str(DATA / "aws-ip-ranges.json.gz"), "gcp": str(DATA / "gcp-cloud.json.gz")},
+    }
     config = write_config([("52.95.245.1", "aws", "eu-west-1")], inventory={"ranges": ranges})
     result = run_cli("sync", "--config", str(config), "--output", "json")
     assert result.exit_code == 0, result.stdout
@@ -32,4 +35,3 @@ def test_feed_maps_origins_without_cloud_credentials(cf: FakeCloudflare, zone: s
     (disagreement,) = z["disagreements"]
     assert disagreement["ip"] == "52.95.245.1" and disagreement["feed"][0]["region"] == "us-east-1"
     assert z["unmatched"] == ["8.8.8.8"]
-

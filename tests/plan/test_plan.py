@@ -14,10 +14,25 @@ def want(ip: str, vendor: str = "aws", region: str = "us-east-1") -> Desired:
     return Desired(ip, vendor, region, ("test",), "account")
 
 
-def plan_for(policy: str, current: dict, desired: list[Desired], origins: set[str], *, complete: bool = True,
-             supported: dict | None = SUPPORTED, cap: int = 3500):
-    return calculate(current, {d.ip: d for d in desired}, origin_ips=origins, supported=supported,
-                     policy=POLICIES[policy], complete=complete, cap=cap)
+def plan_for(
+    policy: str,
+    current: dict,
+    desired: list[Desired],
+    origins: set[str],
+    *,
+    complete: bool = True,
+    supported: dict | None = SUPPORTED,
+    cap: int = 3500,
+):
+    return calculate(
+        current,
+        {d.ip: d for d in desired},
+        origin_ips=origins,
+        supported=supported,
+        policy=POLICIES[policy],
+        complete=complete,
+        cap=cap,
+    )
 
 
 CURRENT = {"192.0.2.2": ("aws", "eu-west-1"), "192.0.2.3": ("aws", "us-east-1"), "192.0.2.9": ("gcp", "us-central1")}
@@ -58,8 +73,12 @@ def test_sync_never_deletes_origins_that_are_unmatched() -> None:
 def test_update_records_old_values() -> None:
     plan = plan_for("upsert", CURRENT, DESIRED, ORIGINS)
     (update,) = plan.updates
-    assert (update.old_vendor, update.old_region, update.vendor, update.region) == ("aws", "eu-west-1", "aws",
-                                                                                   "us-east-1")
+    assert (update.old_vendor, update.old_region, update.vendor, update.region) == (
+        "aws",
+        "eu-west-1",
+        "aws",
+        "us-east-1",
+    )
 
 
 def test_unknown_supported_regions_classifies_nothing_unsupported() -> None:
@@ -83,6 +102,8 @@ def test_match_and_plan_import_no_io() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, agent.match, agent.plan; bad = [m for m in ('httpx', 'boto3', 'oci', 'google.cloud.compute_v1', "
-            "'azure.mgmt', 'agent.cloudflare') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, agent.match, agent.plan; bad = [m for m in ('httpx', 'boto3', 'oci', 'google.cloud.compute_v1', "
+        "'azure.mgmt', 'agent.cloudflare') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -41,8 +41,11 @@ def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, Mapping[str,
     if isinstance(data, Mapping):
         data = data.get("addresses", data.get("inventory"))
     if not isinstance(data, list):
-        raise CollectorError(f"{path}: expected a list of addresses (or a mapping with key 'addresses')",
-                             vendor="static", code="BadInventory")
+        raise CollectorError(
+            f"{path}: expected a list of addresses (or a mapping with key 'addresses')",
+            vendor="static",
+            code="BadInventory",
+        )
     yield from enumerate(data, start=1)
 
 
@@ -103,5 +106,6 @@ class StaticCollector(Collector):
             raise CollectorError(f"{path}: cannot read: {exc}", vendor=self.source, code="BadInventory") from exc
         if bad:
             more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
-            raise CollectorError(f"{path}: {len(bad)} invalid rows: {'; '.join(bad[:3])}{more}",
-                                 vendor=self.source, code="BadInventory")
+            raise CollectorError(
+                f"{path}: {len(bad)} invalid rows: {'; '.join(bad[:3])}{more}", vendor=self.source, code="BadInventory"
+            )
