@@ -89,10 +89,13 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
     for error in summary["errors"]:
         lines.append(f"error: {error}")
     totals = summary["totals"]
-    verb = "would be" if summary["dry_run"] else ""
+    counts = (
+        f"{totals.get('created', 0)} created, {totals.get('updated', 0)} updated, {totals.get('deleted', 0)} deleted"
+    )
+    if summary["dry_run"]:
+        counts = f"would be {counts} (dry run)"
     lines.append(
-        f"Summary: {totals.get('created', 0)} created, {totals.get('updated', 0)} updated, "
-        f"{totals.get('deleted', 0)} deleted{' ' + verb if verb else ''}; {totals.get('unchanged', 0)} unchanged, "
-        f"{totals.get('failed', 0)} failed; exit code {summary['exit_code']}"
+        f"Summary: {counts}; {totals.get('unchanged', 0)} unchanged, {totals.get('failed', 0)} failed; "
+        f"exit code {summary['exit_code']}"
     )
     return "\n".join(lines)
