@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_CONFIG)
 
@@ -121,7 +121,7 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
 def _setup_logging(fmt: str, level: str) -> None:
     from agent.logs import configure_logging
 
-    configure_logging(fmt, level)
+    configure_logging("json" if fmt == "json" else "text", level)
 
 
 def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None) -> None:
@@ -243,33 +243,36 @@ def discover(config_path: str | None, output: str, **flags: Any) -> None:
     sys.exit(0 if found.complete else 1)
 
 
-def _client_command(config_path: str | None, zone: str) -> tuple[Any, str]:
+def _zone_call(config_path: str | None, zone: str, call: Callable[[Any, str], Any]) -> Any:
+    """Build a client from the config, resolve `zone` (name or id), and return `call(client, zone_id)`.
+
+    Any agent error (credentials, unknown zone, API refusal) is reported on one line with exit code 2.
+    """
     from agent.errors import AgentError
     from agent.pipeline import build_client
 
     config = _load(config_path, {})
     try:
-        client = build_client(config)
-        zone_id = zone if len(zone) == 32 and all(c in "0123456789abcdef" for c in zone) else client.zone_id(zone)
+        with build_client(config) as client:
+            is_id = len(zone) == 32 and all(c in "0123456789abcdef" for c in zone)
+            return call(client, zone if is_id else client.zone_id(zone))
     except AgentError as exc:
         _fail(str(exc))
-    return client, zone_id
+
+
+def _zone_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--output", type=click.Choice(["table", "json"]), default="table")(func)
+    func = click.option("--zone", required=True, help="Zone name or id.")(func)
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG"
+    )(func)
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG")
-@click.option("--zone", required=True, help="Zone name or id.")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@_zone_options
 def mappings(config_path: str | None, zone: str, output: str) -> None:
     """List the current origin cloud region mappings of a zone."""
-    from agent.errors import AgentError
-
-    client, zone_id = _client_command(config_path, zone)
-    try:
-        with client:
-            items = client.list_mappings(zone_id)
-    except AgentError as exc:
-        _fail(str(exc))
+    items = _zone_call(config_path, zone, lambda client, zone_id: client.list_mappings(zone_id))
     if output == "json":
         click.echo(json.dumps(items, indent=2))
         return
@@ -279,19 +282,10 @@ def mappings(config_path: str | None, zone: str, output: str) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG")
-@click.option("--zone", required=True, help="Zone name or id.")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@_zone_options
 def regions(config_path: str | None, zone: str, output: str) -> None:
     """List the vendors and regions a zone accepts (needs Tiered Cache on the zone)."""
-    from agent.errors import AgentError
-
-    client, zone_id = _client_command(config_path, zone)
-    try:
-        with client:
-            supported = client.supported_regions(zone_id)
-    except AgentError as exc:
-        _fail(str(exc))
+    supported = _zone_call(config_path, zone, lambda client, zone_id: client.supported_regions(zone_id))
     if output == "json":
         click.echo(json.dumps({v: sorted(r) for v, r in sorted(supported.items())}, indent=2))
         return

@@ -234,7 +234,7 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         zones = [z.to_dict() for z in self.zones]
-        totals = Counter()
+        totals: Counter[str] = Counter()
         for z in zones:
             for key in ("created", "updated", "deleted", "unchanged", "matched", "origin_ips"):
                 totals[key] += z[key]
