@@ -151,6 +151,7 @@ class Config(StrictModel):
     max_changes: int | None = Field(None, ge=0)
     force: bool = False  # apply a plan larger than max_changes
     concurrency: int = Field(16, ge=1, le=256)
+    discovery_processes: int = Field(1, ge=1, le=64)  # forked discovery workers, each with `concurrency` threads
     zone_concurrency: int = Field(4, ge=1, le=64)
     shard: tuple[int, int] | None = None
     metrics: MetricsSettings = MetricsSettings()
@@ -290,7 +291,9 @@ def load_config(
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"config file {origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+            raise ConfigError(
+                f"config file {origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+            ) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {origin}: the top level must be a mapping, got {type(raw).__name__}")
         raw = _interpolate(raw, env, "")

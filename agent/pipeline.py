@@ -63,8 +63,11 @@ def build_client(config: Config) -> CloudflareClient:
     wanted = (limit.requests, limit.window_s, limit.burst_requests, limit.burst_window_s)
     current = default_rate_limiter()
     if (current.requests, current.per_seconds, current.burst_requests, current.burst_seconds) != wanted:
-        set_default_rate_limiter(RateLimiter(limit.requests, limit.window_s, burst_requests=limit.burst_requests,
-                                             burst_seconds=limit.burst_window_s))
+        set_default_rate_limiter(
+            RateLimiter(
+                limit.requests, limit.window_s, burst_requests=limit.burst_requests, burst_seconds=limit.burst_window_s
+            )
+        )
     return CloudflareClient(
         credentials,
         base_url=cf.base_url,
@@ -108,6 +111,7 @@ def discover(
             collectors,
             concurrency=config.concurrency,
             shard=config.shard,
+            processes=config.discovery_processes,
             keep=(lambda r: r.ip in origin_ips) if origin_ips is not None else None,
             remaining_time=remaining_time,
             progress=progress,
@@ -134,24 +138,20 @@ class _Zone:
 
 def _resolve_zones(client: CloudflareClient, config: Config) -> list[tuple[str, str, Any]]:
     """(zone id, zone name, origin settings) for every configured zone; unknown names are configuration errors."""
-    zones: list[tuple[str, str, Any]] = []
-    if config.all_zones:
-        for zone in client.zones(account_id=config.cloudflare.account_id):
-            zones.append((zone["id"], zone["name"], config.origins))
-    for spec in config.zones:
+    unique: dict[str, tuple[str, str, Any]] = {}
+    for spec in config.zones:  # explicit entries first: their `origins` override the defaults of all_zones
         origins = spec.origins or config.origins
-        if spec.id:
-            zones.append((spec.id, spec.name or spec.id, origins))
-            continue
         try:
-            zones.append((client.zone_id(spec.name or ""), spec.name or "", origins))
+            zone_id = spec.id or client.zone_id(spec.name or "")
         except ZoneNotFound:
             raise ConfigError(f"zones: no zone named {spec.name!r} is visible to these credentials") from None
-    seen: set[str] = set()
-    unique = [z for z in zones if not (z[0] in seen or seen.add(z[0]))]
+        unique.setdefault(zone_id, (zone_id, spec.name or zone_id, origins))
+    if config.all_zones:
+        for zone in client.zones(account_id=config.cloudflare.account_id):
+            unique.setdefault(zone["id"], (zone["id"], zone["name"], config.origins))
     if not unique:
         raise ConfigError("no zones to work on: list them under `zones:` (or --zone), or set all_zones")
-    return unique
+    return list(unique.values())
 
 
 def run(
@@ -164,9 +164,14 @@ def run(
     resolver: Resolver | None = None,
 ) -> RunReport:
     """One reconcile pass; never raises for user or API errors: they end up in the report and its exit code."""
-    report = RunReport(started_at=_now(), dry_run=config.dry_run, policy=config.policy,
-                       api_family=config.cloudflare.api_family, shard=config.shard,
-                       max_changes=config.max_changes)
+    report = RunReport(
+        started_at=_now(),
+        dry_run=config.dry_run,
+        policy=config.policy,
+        api_family=config.cloudflare.api_family,
+        shard=config.shard,
+        max_changes=config.max_changes,
+    )
     started = time.monotonic()
     owned = client is None
     try:
@@ -206,8 +211,9 @@ def _run(
         for zone in zones:
             if zone.origins is not None:
                 union.update(zone.origins.ips)
-        discovery = discover(config, collectors=built, origin_ips=union, remaining_time=remaining_time,
-                             progress=progress)
+        discovery = discover(
+            config, collectors=built, origin_ips=union, remaining_time=remaining_time, progress=progress
+        )
     finally:
         if collectors is None:
             for collector in built:
@@ -228,8 +234,11 @@ def _run(
         )
         return
 
-    writer = DryRunWriter(config.cloudflare.api_family) if config.dry_run else ClientWriter(
-        client, config.cloudflare.api_family)
+    writer = (
+        DryRunWriter(config.cloudflare.api_family)
+        if config.dry_run
+        else ClientWriter(client, config.cloudflare.api_family)
+    )
     for zone in zones:
         if zone.plan is None:
             continue
@@ -237,8 +246,9 @@ def _run(
             zone.report.error = "skipped: time budget exhausted before this zone was applied"
             report.skipped.append(f"zone {zone.report.zone}")
             continue
-        results: list[ChangeResult] = apply_plan(writer, zone.report.zone_id, zone.plan,
-                                                 batch_size=config.cloudflare.batch_size, dry_run=config.dry_run)
+        results: list[ChangeResult] = apply_plan(
+            writer, zone.report.zone_id, zone.plan, batch_size=config.cloudflare.batch_size, dry_run=config.dry_run
+        )
         zone.report.record_results(results)
 
 
@@ -255,8 +265,14 @@ def _collect_origins(
 
     def one(zone: _Zone) -> None:
         try:
-            zone.origins = zone_origins(client, zone.report.zone_id, zone.report.zone, settings[zone.report.zone_id],
-                                        account_pools=account_pools, resolver=resolver)
+            zone.origins = zone_origins(
+                client,
+                zone.report.zone_id,
+                zone.report.zone,
+                settings[zone.report.zone_id],
+                account_pools=account_pools,
+                resolver=resolver,
+            )
         except CloudflareAuthError:
             raise
         except (CloudflareError, AgentError, OSError) as exc:
@@ -269,8 +285,9 @@ def _collect_origins(
         list(pool.map(one, zones))
 
 
-def _plan_zone(client: CloudflareClient, zone: _Zone, matched: MatchResult, policy: Any, discovery_complete: bool
-               ) -> None:
+def _plan_zone(
+    client: CloudflareClient, zone: _Zone, matched: MatchResult, policy: Any, discovery_complete: bool
+) -> None:
     assert zone.origins is not None
     origin_ips = zone.origins.ips
     desired = {ip: matched.desired[ip] for ip in origin_ips if ip in matched.desired}
@@ -280,8 +297,9 @@ def _plan_zone(client: CloudflareClient, zone: _Zone, matched: MatchResult, poli
         needs_regions = any(zone.current.get(ip) != (d.vendor, d.region) for ip, d in desired.items())
         supported = client.supported_regions(zone.report.zone_id) if needs_regions else None
     except TieredCacheDisabled as exc:
-        zone.report.error = (f"supported regions refused ({exc}); origin cloud regions need Smart Tiered Cache "
-                             "enabled on the zone")
+        zone.report.error = (
+            f"supported regions refused ({exc}); origin cloud regions need Smart Tiered Cache enabled on the zone"
+        )
         return
     except CloudflareAuthError:
         raise
@@ -289,6 +307,7 @@ def _plan_zone(client: CloudflareClient, zone: _Zone, matched: MatchResult, poli
         zone.report.error = f"current mappings could not be read: {exc}"
         return
     complete = discovery_complete and zone.origins.complete
-    zone.plan = calculate(zone.current, desired, origin_ips=origin_ips, supported=supported, policy=policy,
-                          complete=complete)
+    zone.plan = calculate(
+        zone.current, desired, origin_ips=origin_ips, supported=supported, policy=policy, complete=complete
+    )
     zone.report.set_plan(zone.plan, matched, complete=complete, current=len(zone.current))

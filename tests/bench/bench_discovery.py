@@ -8,8 +8,12 @@ accounts (the management account plus 19 members reached through ``OrganizationA
 default regions, and per region two interfaces with public IPs plus one Elastic IP. Every EC2 call sleeps `latency`
 seconds in the fake; STS and Organizations calls do not.
 
-Figures: wall time at concurrency 32 (cold process, then warm), at concurrency 1, and the ideal
-``EC2 calls x latency / 32``. Goal at 32: within 1.5x of the ideal.
+Figures: wall time at concurrency 32 in one process (cold, then warm), with ``discovery_processes`` 2 (32 threads
+per process, then 16 per process: 32 in flight in all), at concurrency 1, and the ideal ``EC2 calls x latency / 32``
+(EC2 calls of the one-process run). Goal at 32: within 1.5x of the ideal. CPU times: this process, the forked discovery
+workers, and the fake (which shares the machine's cores with them).
+
+    python tests/bench/bench_discovery.py --processes 2 --per-process 32 16
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def serve(conn: Connection, accounts: int, latency: float) -> None:
     while True:
         command = conn.recv()
         if command == "calls":
-            conn.send(dict(fake.calls))
+            conn.send((dict(fake.calls), time.process_time()))
         elif command == "reset":
             fake.calls.clear()
             conn.send(True)
@@ -61,8 +65,8 @@ def serve(conn: Connection, accounts: int, latency: float) -> None:
             return
 
 
-def run(url: str, concurrency: int) -> tuple[float, int, int]:
-    """One discovery through the lead's runner: (wall seconds, records, errors)."""
+def run(url: str, concurrency: int, processes: int = 1) -> tuple[float, int, int, float, float]:
+    """One discovery through the runner: (wall seconds, records, errors, CPU here, CPU of the workers)."""
     from agent.collectors.aws.collector import AwsCollector
     from agent.collectors.runner import run_collectors
 
@@ -73,15 +77,17 @@ def run(url: str, concurrency: int) -> tuple[float, int, int]:
         "organization": {"member_role_name": ROLE},
         "max_attempts": 2,
     }
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), os.times()
     collector = AwsCollector.from_config(config)
-    discovery = run_collectors([collector], concurrency=concurrency)
+    discovery = run_collectors([collector], concurrency=concurrency, processes=processes)
     wall = time.perf_counter() - started
-    print(f"  (CPU time in this process: {time.process_time() - cpu:.2f} s)")
+    end = os.times()
     collector.close()
     for error in discovery.errors[:3]:
         print("  error:", error, file=sys.stderr)
-    return wall, len(discovery.records), len(discovery.errors)
+    here = end.user + end.system - cpu.user - cpu.system
+    workers = max(0.0, end.children_user + end.children_system - cpu.children_user - cpu.children_system)
+    return wall, len(discovery.records), len(discovery.errors), here, workers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,8 +95,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.06)
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=2, help="discovery_processes to compare with one (1: skip)")
+    parser.add_argument("--per-process", type=int, nargs="*", default=None, help="threads per process (default: 32 16)")
     parser.add_argument("--skip-sequential", action="store_true")
     args = parser.parse_args(argv)
+    per_process = args.per_process if args.per_process is not None else [args.concurrency, args.concurrency // 2]
 
     os.environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                       AWS_EC2_METADATA_DISABLED="true", AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
@@ -102,29 +111,41 @@ def main(argv: list[str] | None = None) -> None:
     url, credentials = ours.recv()
     os.environ.update(credentials)
 
-    def measure(concurrency: int, label: str) -> tuple[float, int]:
+    def measure(concurrency: int, label: str, processes: int = 1) -> tuple[float, int]:
         ours.send("reset")
         ours.recv()
-        wall, records, errors = run(url, concurrency)
         ours.send("calls")
-        calls: dict[tuple[str, str], int] = ours.recv()
+        _, fake_cpu = ours.recv()
+        wall, records, errors, here, workers = run(url, concurrency, processes)
+        ours.send("calls")
+        calls: dict[tuple[str, str], int]
+        calls, fake_end = ours.recv()
         ec2 = sum(n for (service, _), n in calls.items() if service == "ec2")
         other = sum(calls.values()) - ec2
-        print(f"{label:<28} wall {wall:7.2f} s   records {records}   errors {errors}   "
+        print(f"{label:<34} wall {wall:6.2f} s   records {records}   errors {errors}   "
               f"EC2 calls {ec2}   STS/Organizations calls {other}")  # fmt: skip
+        print(f"{'':<34} CPU: here {here:.2f} s, workers {workers:.2f} s, fake {fake_end - fake_cpu:.2f} s")
         return wall, ec2
 
     try:
         print(f"AWS discovery: {args.accounts} accounts x {len(DEFAULT_REGIONS)} regions, "
-              f"{args.latency * 1000:.0f} ms per EC2 call, fake in a child process, {os.cpu_count()} CPUs")  # fmt: skip
-        cold, ec2_calls = measure(args.concurrency, f"concurrency {args.concurrency} (cold)")
-        warm, _ = measure(args.concurrency, f"concurrency {args.concurrency} (warm)")
-        ideal = ec2_calls * args.latency / args.concurrency
-        print(f"{'ideal (calls x latency / c)':<28} wall {ideal:7.2f} s")
-        print(f"ratio to ideal: cold {cold / ideal:.2f}x, warm {warm / ideal:.2f}x (goal <= 1.5x)")
+              f"{args.latency * 1000:.0f} ms per EC2 call, fake in a child process, {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+        c = args.concurrency
+        cold, ec2_calls = measure(c, f"concurrency {c} (cold)")
+        warm, _ = measure(c, f"concurrency {c} (warm)")
+        ideal = ec2_calls * args.latency / c
+        print(f"{'ideal (calls x latency / ' + str(c) + ')':<34} wall {ideal:6.2f} s")
+        ratios = [f"1 process: cold {cold / ideal:.2f}x, warm {warm / ideal:.2f}x"]
+        if args.processes > 1:
+            for threads in per_process:
+                label = f"{args.processes} processes x {threads} threads"
+                wall, _ = measure(threads, label, args.processes)
+                ratios.append(f"{label} ({args.processes * threads} in flight): {wall / ideal:.2f}x")
+        print(f"ratio to ideal (goal <= 1.5x): {'; '.join(ratios)}")
         if not args.skip_sequential:
             sequential, _ = measure(1, "concurrency 1 (sequential)")
-            print(f"speed-up at {args.concurrency}: {sequential / warm:.1f}x")
+            print(f"speed-up at {c}: {sequential / warm:.1f}x")
     finally:
         ours.send("stop")
         ours.recv()
