@@ -95,13 +95,15 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
 
-    def show(self, parts: Sequence[Discovery], pending: int, unit: str = "scopes") -> None:
+    def show(self, parts: Sequence[Discovery], pending: int, unit: str = "scopes", last: str = "") -> None:
         if self.enabled:
             done = sum(d.scopes_done for d in parts)
             addresses = sum(sum(d.counts.values()) for d in parts)
             errors = sum(len(d.errors) for d in parts)
+            latest = f" | {last[:60]}" if last else ""
             sys.stderr.write(
-                f"\rdiscovery: {done} scopes done, {pending} {unit} running, {addresses} addresses, {errors} errors   "
+                f"\r\033[Kdiscovery: {done} scopes done, {pending} {unit} running, {addresses} addresses, "
+                f"{errors} errors{latest}"
             )
             sys.stderr.flush()
 
@@ -232,7 +234,7 @@ def _collect(
                     part.errors.append(error)
                     continue
                 submit(collector, children)
-            status.show((parts.leaves, parts.shared), len(running))
+            status.show((parts.leaves, parts.shared), len(running), last=scope.label)
     status.end()
     return parts
 

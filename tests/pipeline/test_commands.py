@@ -73,3 +73,24 @@ def test_summary_file(cf: FakeCloudflare, zone: str, write_config, run_cli, tmp_
     result = run_cli("sync", "--config", str(write_config(ROWS)), "--summary-file", str(out), "--output", "text")
     assert result.exit_code == 0
     assert json.loads(out.read_text())["zones"][0]["created"] == 1
+
+
+def test_explicit_zone_settings_win_over_all_zones(cf: FakeCloudflare, write_config, run_cli) -> None:
+    """A zone listed explicitly keeps its own `origins` even when all_zones lists it too."""
+    account = "ef" * 16
+    quiet = cf.add_zone("quiet.example", account_id=account)
+    loud = cf.add_zone("loud.example", account_id=account)
+    for zone in (quiet, loud):
+        cf.add_dns_record(zone, "A", "www", "192.0.2.1")
+    config = str(
+        write_config(
+            ROWS,
+            zones=[{"name": "quiet.example", "origins": {"dns": "off"}}],
+            all_zones=True,
+            cloudflare={"base_url": cf.base_url, "account_id": account, "max_retries": 0},
+        )
+    )
+    result = run_cli("sync", "--config", config, "--output", "json")
+    assert result.exit_code == 0
+    assert {z["zone"]: z["origin_ips"] for z in result.summary["zones"]} == {"quiet.example": 0, "loud.example": 1}
+    assert cf.mappings(quiet) == {} and cf.mappings(loud) == {"192.0.2.1": ("aws", "us-east-1")}

@@ -62,6 +62,7 @@ def test_sync_asks_before_writing(cf: FakeCloudflare, zone: str, write_config, a
     code, output = run_on_tty(["sync", "--config", str(config)], answer)
     assert code == 0, output
     assert "+ create" in output and "Apply these changes?" in output
+    assert "discovery: 1 scopes done" in output and "static:" in output  # per-scope progress on the terminal
     assert bool(writes(cf)) is applied
     assert (cf.mappings(zone) != {}) is applied
 
