@@ -192,7 +192,7 @@ def plan(
 
 @cli.command()
 @_run_options
-@click.option("--dry-run", is_flag=True, default=None, help="Plan and report, write nothing.")
+@click.option("--dry-run/--no-dry-run", default=None, help="Plan and report, write nothing (overrides `dry_run`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
 def sync(
     config_path: str | None,

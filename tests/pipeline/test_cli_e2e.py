@@ -235,3 +235,12 @@ def test_text_summary_on_terminal_output(cf: FakeCloudflare, zone: str, write_co
     assert result.exit_code == 0
     assert "+ create" in result.stdout and "192.0.2.1" in result.stdout and "dry run" in result.stdout
     assert "ambiguous: 192.0.2.5" in result.stdout
+
+
+def test_no_dry_run_flag_overrides_the_file(cf: FakeCloudflare, zone: str, write_config, run_cli) -> None:
+    """`init` writes `dry_run: true`: such a config writes nothing, and `--no-dry-run` applies anyway."""
+    seed(cf, zone)
+    config = str(write_config(INVENTORY, dry_run=True))
+    assert run_cli("sync", "--config", config).exit_code == 0 and writes(cf) == []
+    assert run_cli("sync", "--config", config, "--no-dry-run").exit_code == 0
+    assert len(cf.mappings(zone)) == 3
