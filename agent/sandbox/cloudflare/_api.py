@@ -60,6 +60,7 @@ class Caller:
 
     scheme: str  # "token" | "key"
     token_id: str | None = None  # a stable non-secret id for a token (sha256 prefix)
+    email: str | None = None  # the global-key user's email (not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,17 @@ class CloudflareApi:
             raise ApiError(401, 1000, "Invalid API Token")
         message = {"code": 10000, "message": "This API Token is valid and active", "type": None}
         return 200, success({"id": caller.token_id, "status": "active"}, messages=[message])
+
+    # ------------------------------------------------------------------ /user
+
+    def _user(self, request: ApiRequest, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """The calling user (what a global-key client checks its credentials with). Tokens without the "User
+        Details" permission are refused like the real API does; this fake grants it to none of them."""
+        caller = request.caller
+        if caller is None or caller.scheme != "key":
+            raise ApiError(403, 9109, "Unauthorized to access requested resource")
+        user_id = hashlib.sha256((caller.email or "").encode()).hexdigest()[:32]
+        return 200, success({"id": user_id, "email": caller.email, "suspended": False})
 
     # ------------------------------------------------------------------ /zones
 
@@ -683,6 +695,7 @@ _V2 = ("zones", "{zone_id}", "origin", "cloud_regions")
 # Literal segments (batch, supported_regions) come before the {ip} pattern: the first match wins.
 _ROUTES: list[tuple[tuple[str, ...], dict[str, Handler]]] = [
     (("user", "tokens", "verify"), {"GET": CloudflareApi._verify_token}),
+    (("user",), {"GET": CloudflareApi._user}),
     (("zones",), {"GET": CloudflareApi._list_zones}),
     (("zones", "{zone_id}", "dns_records"), {"GET": CloudflareApi._list_dns_records}),
     (("zones", "{zone_id}", "load_balancers"), {"GET": CloudflareApi._list_load_balancers}),

@@ -404,7 +404,7 @@ class FakeCloudflare(CloudflareApi):
                 raise ApiError(403, 10000)
             if verify:
                 raise ApiError(401, 1000, "Invalid API Token")
-            return Caller("key")
+            return Caller("key", email=email)
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not _TOKEN_RE.fullmatch(token):
             raise _header_error(6111, "Invalid format for Authorization header")
