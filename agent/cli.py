@@ -124,7 +124,7 @@ def _setup_logging(fmt: str, level: str) -> None:
     configure_logging("json" if fmt == "json" else "text", level)
 
 
-def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None) -> None:
+def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None, log_format: str) -> None:
     from agent.report.text import render_text
 
     if summary_file:
@@ -135,9 +135,10 @@ def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None)
         click.echo(json.dumps(summary, indent=2))
     elif output != "none":
         click.echo(render_text(summary))
-    from agent.logs import log_summary
+    if log_format == "json" or output == "none":  # JSON logs end with the summary; text logs would only repeat it
+        from agent.logs import log_summary
 
-    log_summary(summary)
+        log_summary(summary)
 
 
 def _push_metrics(config: Any, summary: dict[str, Any]) -> None:
@@ -159,7 +160,7 @@ def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
     report = run(config, progress=sys.stderr.isatty())
     summary = report.to_dict()
     _push_metrics(config, summary)  # before the summary, so the summary stays the last log line
-    _emit(summary, output, summary_file)
+    _emit(summary, output, summary_file, config.log_format)
     return report.exit_code
 
 

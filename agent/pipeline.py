@@ -179,8 +179,10 @@ def run(
             client = build_client(config)
         _run(config, client, report, remaining_time, progress, collectors, resolver)
     except (ConfigError, CloudflareAuthError) as exc:
+        logger.error("nothing attempted: %s", exc)
         report.fatal(str(exc), exit_code=2)
     except AgentError as exc:
+        logger.error("run stopped: %s", exc)
         report.fatal(str(exc), exit_code=1)
     finally:
         if owned and client is not None:

@@ -16,6 +16,21 @@ What it enforces, as the real service does:
 * required query parameters (``compartmentId``, ``scope``, ``availabilityDomain`` for AD scope, ``subnetId`` or
   ``vnicId`` for IPv6) are ``400 InvalidParameter``/``MissingParameter`` when absent; bad page tokens are rejected.
 
+It also plays the services that mint security tokens, so the SDK's principal signers run end to end:
+
+* **instance metadata (IMDS v2)** under ``/opc/v2/`` (``OCI_METADATA_BASE_URL``): ``instance/region``, ``instance/id``
+  and ``identity/{cert,key,intermediate}.pem`` of the instance set with `set_instance`; every request needs
+  ``Authorization: Bearer Oracle`` and none of ``Forwarded``/``X-Forwarded-For``/``X-Forwarded-Host`` (else ``401``),
+  as IMDS v2 does;
+* **Auth Service X.509 federation** (``POST /v1/x509``): the instance's leaf certificate (``OU=opc-tenant:<tenancy>``)
+  must chain to this fake's instance CA through the sent intermediate and be within its validity; the request must be
+  signed (``keyId`` ``<tenancy>/fed-x509/<SHA-1 fingerprint>``, body headers included) with the certificate's key;
+  the answer is ``{"token": <JWT>}`` binding the caller's session key. Refusals are ``401 NotAuthenticated``, which no
+  SDK retry strategy retries, so a refused instance fails at once;
+* **OKE proxymux** (HTTPS, `start_oke_proxymux`): ``POST /resourcePrincipalSessionTokens`` with
+  ``Authorization: Bearer <service-account token>`` (issued by `issue_service_account_token`) and ``{"podKey"}``
+  answers the base64 of ``{"token": "ST$<RPST>"}``; ``403`` when the cluster is not an enhanced one.
+
 `start_demo` seeds a small tenancy for the `demo` command and end-to-end tests (no dev dependencies: only
 ``cryptography``, which the oci SDK depends on).
 """
@@ -24,28 +39,35 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import email.utils
 import hashlib
 import json
 import logging
+import ssl
+import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.sandbox.demo import DemoCloud
+from agent.sandbox.tls import LocalCA
 
 __all__ = [
+    "InstanceIdentity",
     "OciFake",
     "RequestRecord",
     "fingerprint_of",
@@ -62,6 +84,11 @@ MAX_CLOCK_SKEW_SECONDS = 300  # the real service refuses a Date header more than
 TIME_CREATED = "2024-01-01T00:00:00.000Z"
 _NOT_AUTHENTICATED = "The required information to complete authentication was not provided or was incorrect."
 _NOT_FOUND = "Authorization failed or requested resource not found."
+METADATA_PREFIX = "/opc/v2"
+FEDERATION_PATH = "/v1/x509"
+PROXYMUX_PATH = "/resourcePrincipalSessionTokens"
+INSTANCE_TOKEN_TTL_SECONDS = 1200  # instance-principal tokens live 20 minutes
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host")
 
 
 def generate_key_pem() -> str:
@@ -89,6 +116,26 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _sign_jwt(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> str:
+    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "fake"}).encode())
+    payload = _b64url(json.dumps(claims).encode())
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{header}.{payload}.{_b64url(signature)}"
+
+
+def _verify_jwt(key: rsa.RSAPublicKey, token: str) -> dict[str, Any]:
+    """The claims of an RS256 JWT signed by `key`; ValueError when it is malformed or the signature does not hold."""
+    try:
+        header, payload, signature = token.split(".")
+        key.verify(_b64url_decode(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        claims = json.loads(_b64url_decode(payload))
+    except (InvalidSignature, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError("bad token") from exc
+    if not isinstance(claims, dict):
+        raise ValueError("bad token")
+    return claims
+
+
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -99,6 +146,63 @@ def _int_b64url(number: int) -> str:
 
 def _ocid(kind: str, realm_region: str = "") -> str:
     return f"ocid1.{kind}.oc1.{realm_region}.aaaaaaaa{uuid.uuid4().hex}"
+
+
+def _name(*attributes: tuple[Any, str]) -> x509.Name:
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in attributes])
+
+
+def _issue_cert(
+    subject: x509.Name,
+    public_key: Any,
+    issuer: tuple[ec.EllipticCurvePrivateKey, x509.Name] | None,
+    *,
+    own_key: ec.EllipticCurvePrivateKey | None = None,
+    ca: bool,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
+    """A certificate for `public_key`, signed by `issuer` (key, name), or self-signed by `own_key` when None."""
+    signing_key, issuer_name = issuer if issuer is not None else (own_key, subject)
+    assert signing_key is not None
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .sign(signing_key, hashes.SHA256())
+    )
+
+
+@dataclass(frozen=True)
+class _CertificateAuthority:
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    cert: x509.Certificate
+
+    @classmethod
+    def create(cls, name: str, parent: _CertificateAuthority | None, now: dt.datetime) -> _CertificateAuthority:
+        key = ec.generate_private_key(ec.SECP256R1())  # fast to make; the real PKI's key type does not matter here
+        subject = _name((NameOID.COMMON_NAME, name))
+        issuer = (parent.key, parent.cert.subject) if parent is not None else None
+        cert = _issue_cert(subject, key.public_key(), issuer, own_key=key, ca=True,
+                           not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=365))  # fmt: skip
+        return cls(key, cert)
+
+
+@dataclass(frozen=True)
+class InstanceIdentity:
+    """What IMDS hands an instance: its leaf certificate + private key and the intermediate CA certificate (PEM)."""
+
+    instance_id: str
+    compartment_id: str
+    region: str
+    cert_pem: bytes
+    intermediate_pem: bytes
+    key_pem: bytes = field(repr=False)
 
 
 class _ApiError(Exception):
@@ -177,7 +281,12 @@ class OciFake:
         self._throttles: list[_Throttle] = []
         self.requests: list[RequestRecord] = []
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        # Principal machinery, made on first use (key generation is the slow part of a fake).
+        self._instance_ca: _CertificateAuthority | None = None  # the intermediate the Auth Service trusts
+        self._instance: InstanceIdentity | None = None  # what IMDS serves
+        self._kube_issuer: rsa.RSAPrivateKey | None = None  # signs Kubernetes service-account tokens
+        self.oke_enhanced_cluster = True  # proxymux answers 403 for basic clusters (no workload identity)
+        self._proxymux: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- seeding
 
@@ -196,27 +305,105 @@ class OciFake:
         compartment_id: str | None = None,
         ttl_seconds: float = 3600,
         principal_type: str = "resource",
+        resource_type: str = "fnfunc",
     ) -> str:
         """A resource-principal session token (RPST): a JWT binding `session_public_key`, signed by this fake."""
-        numbers = session_public_key.public_numbers()
-        now = int(self.clock.time())
         claims = {
-            "sub": _ocid("fnfunc"),
-            "iss": "authService.oracle.com",
+            "sub": _ocid(resource_type),
             "ptype": principal_type,
-            "res_type": "fnfunc",
+            "res_type": resource_type,
             "res_tenant": self.tenancy_id,
             "res_compartment": compartment_id or self.tenancy_id,
             "tenant": self.tenancy_id,
+        }
+        return self._security_token(session_public_key, claims, ttl_seconds)
+
+    def _security_token(self, session_public_key: rsa.RSAPublicKey, claims: dict[str, Any], ttl_seconds: float) -> str:
+        numbers = session_public_key.public_numbers()
+        now = int(self.clock.time())
+        jwk = {"kid": "asw", "kty": "RSA", "alg": "RS256", "use": "sig", "e": _int_b64url(numbers.e),
+               "n": _int_b64url(numbers.n)}  # fmt: skip
+        body = {"iss": "authService.oracle.com", **claims, "iat": now, "exp": now + int(ttl_seconds), "jwk": jwk}
+        return _sign_jwt(self._issuer, body)
+
+    def set_instance(
+        self,
+        region: str,
+        *,
+        compartment_id: str | None = None,
+        trusted: bool = True,
+        cert_ttl_seconds: float = 3600,
+        region_answer: str | None = None,
+    ) -> InstanceIdentity:
+        """Make IMDS serve a compute instance in `region`: a fresh RSA key and a leaf certificate naming the tenancy.
+
+        `trusted=False` issues the certificate from a look-alike CA the Auth Service does not trust (a forged or
+        foreign instance): federation then answers 401. `region_answer` is what ``instance/region`` says instead of
+        `region`: IMDS answers the short key (``iad``, ``phx``…) for the older regions.
+        """
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        if trusted:
+            intermediate = self._trusted_instance_ca()
+        else:
+            intermediate = _CertificateAuthority.create(
+                "PKISVC Identity Intermediate r2", _CertificateAuthority.create("PKISVC Identity Root", None, now), now
+            )
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        instance_id = _ocid("instance", region.split("-")[1][:3])
+        compartment_id = compartment_id or self.tenancy_id
+        subject = _name(
+            (NameOID.COMMON_NAME, instance_id),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, "opc-certtype:instance"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, f"opc-compartment:{compartment_id}"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, f"opc-instance:{instance_id}"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, f"opc-tenant:{self.tenancy_id}"),
+        )
+        cert = _issue_cert(subject, key.public_key(), (intermediate.key, intermediate.cert.subject), ca=False,
+                           not_before=now - dt.timedelta(minutes=5),
+                           not_after=now + dt.timedelta(seconds=cert_ttl_seconds))  # fmt: skip
+        identity = InstanceIdentity(
+            instance_id=instance_id,
+            compartment_id=compartment_id,
+            region=region_answer or region,
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            intermediate_pem=intermediate.cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+            ),
+        )
+        with self._lock:
+            self._instance = identity
+        return identity
+
+    def _trusted_instance_ca(self) -> _CertificateAuthority:
+        with self._lock:
+            if self._instance_ca is None:
+                now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+                root = _CertificateAuthority.create("PKISVC Identity Root", None, now)
+                self._instance_ca = _CertificateAuthority.create("PKISVC Identity Intermediate r2", root, now)
+            return self._instance_ca
+
+    def issue_service_account_token(
+        self, namespace: str = "default", service_account: str = "default", *, ttl_seconds: float = 3600
+    ) -> str:
+        """A Kubernetes projected service-account token (RS256 JWT) of the fake OKE cluster, for proxymux."""
+        now = int(self.clock.time())
+        claims = {
+            "iss": "https://kubernetes.default.svc.cluster.local",
+            "aud": ["https://kubernetes.default.svc.cluster.local"],
+            "sub": f"system:serviceaccount:{namespace}:{service_account}",
+            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": service_account}},
             "iat": now,
+            "nbf": now,
             "exp": now + int(ttl_seconds),
-            "jwk": {"kid": "asw", "kty": "RSA", "alg": "RS256", "use": "sig", "e": _int_b64url(numbers.e),
-                    "n": _int_b64url(numbers.n)},
-        }  # fmt: skip
-        header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "fake"}).encode())
-        payload = _b64url(json.dumps(claims).encode())
-        signature = self._issuer.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{header}.{payload}.{_b64url(signature)}"
+        }
+        return _sign_jwt(self._kube_key(), claims)
+
+    def _kube_key(self) -> rsa.RSAPrivateKey:
+        with self._lock:
+            if self._kube_issuer is None:
+                self._kube_issuer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._kube_issuer
 
     def subscribe(self, region: str, *, status: str = "READY", home: bool = False, ads: int = 3) -> None:
         """Subscribe the tenancy to `region` (status READY, IN_PROGRESS…) with `ads` availability domains."""
@@ -386,28 +573,42 @@ class OciFake:
 
     # ---------------------------------------------------------------- server
 
-    def start(self) -> str:
-        """Start serving on an ephemeral port of 127.0.0.1. Returns the base URL."""
+    def _serve(self, *, proxymux: bool, ssl_context: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
         fake = self
 
         class Handler(_Handler):
             pass
 
         Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="oci-fake", daemon=True
-        )
-        self._thread.start()
+        Handler.proxymux = proxymux
+        server = _Server(("127.0.0.1", 0), Handler)
+        if ssl_context is not None:
+            server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+        name = "oci-fake-proxymux" if proxymux else "oci-fake"
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True).start()
+        return server
+
+    def start(self) -> str:
+        """Start serving on an ephemeral port of 127.0.0.1. Returns the base URL."""
+        self._server = self._serve(proxymux=False)
         return self.url
 
+    def start_oke_proxymux(self, ca: LocalCA) -> int:
+        """Serve the OKE proxymux over HTTPS (certificate for 127.0.0.1 from `ca`) on an ephemeral port; return it.
+
+        The SDK only speaks ``https://$KUBERNETES_SERVICE_HOST:<port>/resourcePrincipalSessionTokens`` and verifies it
+        with the pod's Kubernetes CA file, so this endpoint cannot be plain HTTP. `stop` stops it too.
+        """
+        self._proxymux = self._serve(proxymux=True, ssl_context=ca.server_context("127.0.0.1"))
+        return int(self._proxymux.server_address[1])
+
     def stop(self) -> None:
-        """Stop the server (idempotent)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Stop the servers (idempotent)."""
+        for server in (self._server, self._proxymux):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self._server = self._proxymux = None
 
     @property
     def url(self) -> str:
@@ -420,6 +621,16 @@ class OciFake:
         """The collector's ``endpoint_template`` for this fake."""
         return f"{self.url}/{{region}}"
 
+    @property
+    def metadata_base_url(self) -> str:
+        """The value for ``OCI_METADATA_BASE_URL`` (the SDK's instance-metadata override)."""
+        return f"{self.url}{METADATA_PREFIX}"
+
+    @property
+    def federation_endpoint(self) -> str:
+        """The collector's ``federation_endpoint`` (Auth Service X.509 federation) for this fake."""
+        return f"{self.url}{FEDERATION_PATH}"
+
     def __enter__(self) -> OciFake:
         self.start()
         return self
@@ -429,8 +640,20 @@ class OciFake:
 
     # ---------------------------------------------------------------- request handling
 
-    def authenticate(self, method: str, target: str, headers: dict[str, str]) -> None:
-        """Verify the HTTP signature of a request; raise 401 `_ApiError` when it does not hold."""
+    def authenticate(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes = b"",
+        *,
+        key_for: Callable[[str], rsa.RSAPublicKey] | None = None,
+    ) -> None:
+        """Verify the HTTP signature of a request; raise 401 `_ApiError` when it does not hold.
+
+        `key_for` maps the ``keyId`` to the verification key (default: API keys and security tokens). A request with
+        a body must sign ``content-length``, ``content-type`` and ``x-content-sha256``, and the digest must match.
+        """
         auth = headers.get("authorization", "")
         if not auth.startswith("Signature "):
             raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
@@ -440,7 +663,13 @@ class OciFake:
         signed = params.get("headers", "date").lower().split()
         if method == "GET" and not {"date", "(request-target)", "host"} <= set(signed):
             raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
-        key = self._verification_key(params.get("keyId", ""))
+        if method in ("POST", "PUT"):
+            if not {"date", "(request-target)", "content-length", "content-type", "x-content-sha256"} <= set(signed):
+                raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+            if headers.get("x-content-sha256") != digest or headers.get("content-length") != str(len(body)):
+                raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        key = (key_for or self._verification_key)(params.get("keyId", ""))
         lines = []
         for name in signed:
             if name == "(request-target)":
@@ -473,24 +702,28 @@ class OciFake:
     def _session_key(self, token: str) -> rsa.RSAPublicKey:
         """The session public key bound by a security token this fake issued (and that has not expired)."""
         try:
-            header, payload, signature = token.split(".")
-            self._issuer.public_key().verify(
-                _b64url_decode(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
-            )
-            claims = json.loads(_b64url_decode(payload))
+            claims = _verify_jwt(self._issuer.public_key(), token)
             jwk = claims["jwk"]
             numbers = rsa.RSAPublicNumbers(
                 int.from_bytes(_b64url_decode(jwk["e"]), "big"), int.from_bytes(_b64url_decode(jwk["n"]), "big")
             )
-        except (ValueError, KeyError, InvalidSignature, TypeError):
+        except (ValueError, KeyError, TypeError):
             raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED) from None
-        if claims.get("res_tenant") != self.tenancy_id or claims.get("exp", 0) < self.clock.time():
+        # Resource principals name their tenancy in res_tenant, instance principals in tenant.
+        tenant = claims.get("res_tenant") or claims.get("tenant")
+        if tenant != self.tenancy_id or claims.get("exp", 0) < self.clock.time():
             raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
         return numbers.public_key()
 
-    def handle(self, method: str, raw_target: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        """Answer one request: (status, JSON body, extra headers)."""
+    def handle(
+        self, method: str, raw_target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Answer one request: (status, JSON body or raw `bytes` for text answers, extra headers)."""
         parts = urlsplit(raw_target)
+        if parts.path == METADATA_PREFIX or parts.path.startswith(METADATA_PREFIX + "/"):
+            return self._metadata(method, parts.path[len(METADATA_PREFIX) :], headers)
+        if parts.path == FEDERATION_PATH:
+            return self._federate(method, raw_target, headers, body)
         segments = [unquote(s) for s in parts.path.split("/") if s]
         if len(segments) < 3 or segments[1] != API_VERSION:
             raise _ApiError(404, "NotFound", f"Unknown resource {parts.path}")
@@ -510,6 +743,169 @@ class OciFake:
                 self.requests.append(RequestRecord(region, resource, query, status))
         extra = {"opc-next-page": next_page} if next_page else {}
         return 200, body, extra
+
+    # ---------------------------------------------------------------- instance principals
+
+    def _record(self, region: str, resource: str, status: int) -> None:
+        with self._lock:
+            self.requests.append(RequestRecord(region, resource, {}, status))
+
+    def _metadata(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """IMDS v2: plain-text answers; the Authorization header is mandatory and forwarded requests are refused."""
+        status, text = self._metadata_answer(method, path, headers)
+        self._record("", METADATA_PREFIX + path, status)
+        return status, text.encode("ascii"), {"Content-Type": "text/plain"}
+
+    def _metadata_answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+        if headers.get("authorization") != "Bearer Oracle" or any(h in headers for h in _FORWARDING_HEADERS):
+            return 401, "Unauthorized"
+        if method != "GET":
+            return 405, "Method Not Allowed"
+        with self._lock:
+            instance = self._instance
+        if instance is None:
+            return 404, "Not Found"
+        answers = {
+            "/instance/region": instance.region,
+            "/instance/id": instance.instance_id,
+            "/instance/compartmentId": instance.compartment_id,
+            "/identity/cert.pem": instance.cert_pem.decode("ascii"),
+            "/identity/key.pem": instance.key_pem.decode("ascii"),
+            "/identity/intermediate.pem": instance.intermediate_pem.decode("ascii"),
+        }
+        answer = answers.get(path.rstrip("/"))
+        return (200, answer) if answer is not None else (404, "Not Found")
+
+    def _federate(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Auth Service ``POST /v1/x509``: exchange an instance certificate (and a session public key) for a token."""
+        status = 200
+        try:
+            if method != "POST":
+                raise _ApiError(405, "NotAllowed", f"{method} is not supported on {FEDERATION_PATH}")
+            token = self._x509_token(target, headers, body)
+        except _ApiError as exc:
+            status = exc.status
+            raise
+        finally:
+            self._record("", FEDERATION_PATH, status)
+        return 200, {"token": token}, {}
+
+    def _x509_token(self, target: str, headers: dict[str, str], body: bytes) -> str:
+        try:
+            request = json.loads(body)
+            leaf = x509.load_der_x509_certificate(base64.b64decode(request["certificate"], validate=True))
+            session_key = serialization.load_der_public_key(base64.b64decode(request["publicKey"], validate=True))
+            intermediates = [
+                x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
+                for text in request.get("intermediateCertificates") or []
+            ]
+        except (ValueError, KeyError, TypeError):
+            raise _ApiError(
+                400, "InvalidParameter", "certificate, publicKey or intermediateCertificates is malformed"
+            ) from None
+        leaf_key = leaf.public_key()
+        if not isinstance(session_key, rsa.RSAPublicKey) or not isinstance(leaf_key, rsa.RSAPublicKey):
+            raise _ApiError(400, "InvalidParameter", "publicKey and the certificate key must be RSA keys")
+        tenant = next(
+            (str(a.value)[len("opc-tenant:") :] for a in leaf.subject if str(a.value).startswith("opc-tenant:")), None
+        )
+        fingerprint = ":".join(f"{b:02X}" for b in leaf.fingerprint(hashes.SHA1()))  # the keyId format the SDK uses
+
+        def key_for(key_id: str) -> rsa.RSAPublicKey:
+            if key_id != f"{tenant}/fed-x509/{fingerprint}":
+                raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+            return leaf_key
+
+        self.authenticate("POST", target, headers, body, key_for=key_for)  # proves possession of the instance key
+        if tenant != self.tenancy_id or not self._trusted_chain(leaf, intermediates):
+            raise _ApiError(401, "NotAuthenticated", _NOT_AUTHENTICATED)
+        subject = {str(a.value).partition(":")[0]: str(a.value).partition(":")[2] for a in leaf.subject}
+        claims = {
+            "sub": subject.get("opc-instance") or _ocid("instance"),
+            "ptype": "instance",
+            "tenant": self.tenancy_id,
+            "opc-certtype": "instance",
+            "opc-instance": subject.get("opc-instance"),
+            "opc-compartment": subject.get("opc-compartment"),
+            "opc-tenant": self.tenancy_id,
+        }
+        return self._security_token(session_key, claims, INSTANCE_TOKEN_TTL_SECONDS)
+
+    def _trusted_chain(self, leaf: x509.Certificate, intermediates: list[x509.Certificate]) -> bool:
+        """The leaf is issued by a sent intermediate that is this fake's instance CA, and both are valid now."""
+        with self._lock:
+            trusted = self._instance_ca
+        if trusted is None:
+            return False
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        for intermediate in intermediates:
+            if intermediate != trusted.cert:
+                continue
+            try:
+                leaf.verify_directly_issued_by(intermediate)
+            except (ValueError, TypeError, InvalidSignature):
+                return False
+            certs = (leaf, intermediate)
+            return all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certs)
+        return False
+
+    # ---------------------------------------------------------------- OKE workload identity
+
+    def handle_proxymux(
+        self, method: str, raw_target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """OKE proxymux: a pod's service-account token + session public key for a base64-wrapped RPST."""
+        status = 200
+        try:
+            if urlsplit(raw_target).path != PROXYMUX_PATH:
+                raise _ApiError(404, "NotFound", f"Unknown resource {raw_target}")
+            if method != "POST":
+                raise _ApiError(405, "NotAllowed", f"{method} is not supported on {PROXYMUX_PATH}")
+            answer = self._workload_token(headers, body)
+        except _ApiError as exc:
+            status = exc.status
+            raise
+        finally:
+            self._record("", PROXYMUX_PATH, status)
+        return 200, answer, {"Content-Type": "text/plain"}
+
+    def _workload_token(self, headers: dict[str, str], body: bytes) -> bytes:
+        auth = headers.get("authorization", "")
+        with self._lock:
+            kube = self._kube_issuer
+            enhanced = self.oke_enhanced_cluster
+        try:
+            if kube is None or not auth.startswith("Bearer "):
+                raise ValueError("no token")
+            sa_claims = _verify_jwt(kube.public_key(), auth[len("Bearer ") :])
+            namespace = sa_claims["kubernetes.io"]["namespace"]
+            service_account = sa_claims["kubernetes.io"]["serviceaccount"]["name"]
+        except (ValueError, KeyError, TypeError):
+            raise _ApiError(401, "NotAuthenticated", "The service account token is not valid") from None
+        if sa_claims.get("exp", 0) < self.clock.time():
+            raise _ApiError(401, "NotAuthenticated", "The service account token has expired")
+        if not enhanced:
+            raise _ApiError(403, "NotAuthorized", "Workload identity needs an enhanced cluster")
+        try:
+            pod_key = serialization.load_der_public_key(base64.b64decode(json.loads(body)["podKey"], validate=True))
+        except (ValueError, KeyError, TypeError):
+            raise _ApiError(400, "InvalidParameter", "podKey is missing or malformed") from None
+        if not isinstance(pod_key, rsa.RSAPublicKey):
+            raise _ApiError(400, "InvalidParameter", "podKey must be an RSA public key")
+        claims = {
+            "sub": _ocid("workload"),
+            "ptype": "workload",
+            "res_type": "workload",
+            "res_tenant": self.tenancy_id,
+            "res_compartment": self.tenancy_id,
+            "tenant": self.tenancy_id,
+            "namespace": namespace,
+            "service_account": service_account,
+        }
+        rpst = self._security_token(pod_key, claims, 3600)
+        return base64.b64encode(json.dumps({"token": f"ST${rpst}"}).encode())
 
     def _route(self, region: str, path: list[str], query: dict[str, str]) -> tuple[Any, str | None]:
         with self._lock:
@@ -722,10 +1118,22 @@ def _parse_signature_params(text: str) -> dict[str, str]:
     return params
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-request (the SDK drops a streamed error answer unread) is not a fake failure."""
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            logger.debug("oci fake: %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's requests session expects
     disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms Nagle/delayed-ACK stall
     fake: OciFake
+    proxymux: bool = False  # this server plays the OKE proxymux, not the OCI APIs
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -735,20 +1143,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        request_body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         request_id = headers.get("opc-request-id") or uuid.uuid4().hex.upper()
+        handle = self.fake.handle_proxymux if self.proxymux else self.fake.handle
         try:
-            status, body, extra = self.fake.handle(self.command, self.path, headers)
+            status, body, extra = handle(self.command, self.path, headers, request_body)
         except _ApiError as exc:
             status, body, extra = exc.status, {"code": exc.code, "message": exc.message}, {}
         except Exception:  # a bug in the fake must surface as a 500, not a hung client
             logger.exception("OCI fake failed on %s %s", self.command, self.path)
             status, body, extra = 500, {"code": "InternalServerError", "message": "fake failure"}, {}
-        payload = json.dumps(body).encode("utf-8")
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        extra = dict(extra)
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("opc-request-id", request_id)
         for name, value in extra.items():

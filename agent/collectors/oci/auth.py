@@ -87,14 +87,83 @@ def load_profile(config: OciConfig) -> Credentials:
     return Credentials(signer=signer, tenancy_id=tenancy, region=region, client_config=client_config)
 
 
-def _principal_signer(auth: str) -> Any:
+def _principal_signer(config: OciConfig) -> Any:
+    """The SDK's signer for a principal auth mode, with our retry, breaker and endpoint settings.
+
+    Each signer makes its own HTTP calls before the first API call (metadata service, Auth Service, OKE proxymux),
+    with the SDK's defaults of up to 8 attempts over minutes; they follow `config.retry` instead, so ``max_attempts: 1``
+    fails at once and a refusal (401/403, which no strategy retries) is immediate in any case.
+    """
+    auth = config.auth
     if auth == "instance_principal":
-        return oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
+        kwargs: dict[str, Any] = {
+            "retry_strategy": _retry_strategy(config, metadata=True),
+            "federation_client_retry_strategy": _retry_strategy(config),
+            "federation_client_circuit_breaker_strategy": _breaker_strategy(config),
+        }
+        if config.federation_endpoint:
+            kwargs["federation_endpoint"] = config.federation_endpoint
+        if config.ca_bundle:
+            kwargs["federation_client_cert_bundle_verify"] = config.ca_bundle
+        # The metadata service is $OCI_METADATA_BASE_URL when set (the SDK reads it), else 169.254.169.254.
+        return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
     if auth == "resource_principal":
         return oci.auth.signers.get_resource_principals_signer()
     if auth == "oke_workload_identity":
-        return oci.auth.signers.get_oke_workload_identity_resource_principal_signer()
+        return _oke_signer(config)
     raise ConfigError(f"inventory.oci.auth={auth!r} is not supported")
+
+
+def _oke_signer(config: OciConfig) -> Any:
+    """OKE workload identity, built like ``get_oke_workload_identity_resource_principal_signer`` does.
+
+    Built from the public signer class rather than through that helper because the helper hard-codes the proxymux
+    port (12250) and no retry strategy; the inputs are the same: the service-account token file, the Kubernetes CA
+    ($OCI_KUBERNETES_SERVICE_ACCOUNT_CERT_PATH or the pod's default), $KUBERNETES_SERVICE_HOST and
+    $OCI_RESOURCE_PRINCIPAL_REGION.
+    """
+    from oci.auth.rpt_path_providers import DefaultServiceAccountTokenProvider
+    from oci.auth.signers import resource_principals_signer as rps
+
+    token_provider = DefaultServiceAccountTokenProvider()
+    if config.oke_service_account_token_path:
+        token_provider.override_sa_token_path(config.oke_service_account_token_path)
+    return oci.auth.signers.OkeWorkloadIdentityResourcePrincipalSigner(
+        sa_token_provider=token_provider,
+        sa_cert_path=os.environ.get(rps.OCI_KUBERNETES_SERVICE_ACCOUNT_CERT_PATH)
+        or rps.DEFAULT_OCI_KUBERNETES_SERVICE_ACCOUNT_CERT_PATH,
+        service_host=os.environ.get(rps.KUBERNETES_SERVICE_HOST),
+        service_port=str(config.oke_proxymux_port or rps.OCI_KUBERNETES_PROXYMUX_SERVICE_PORT),
+        region=os.environ.get(rps.OCI_RESOURCE_PRINCIPAL_REGION),
+        retry_strategy=_retry_strategy(config),
+    )
+
+
+def _retry_strategy(config: OciConfig, *, metadata: bool = False) -> Any:
+    """`config.retry` as an SDK strategy. `metadata`: also retry 404, which the metadata service answers at boot."""
+    retry = config.retry
+    if retry.max_attempts <= 1:
+        return oci.retry.NoneRetryStrategy()
+    kwargs: dict[str, Any] = {
+        "max_attempts": retry.max_attempts,
+        "total_elapsed_time_seconds": retry.total_elapsed_seconds,
+        "retry_base_sleep_time_seconds": retry.base_sleep_seconds,
+        "retry_max_wait_between_calls_seconds": retry.max_sleep_seconds,
+        "backoff_type": oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
+    }
+    if metadata:  # as the SDK's INSTANCE_METADATA_URL_CERTIFICATE_RETRIEVER_RETRY_STRATEGY
+        kwargs["service_error_retry_config"] = {-1: [], 429: [], 404: []}
+    return oci.retry.RetryStrategyBuilder(**kwargs).get_retry_strategy()
+
+
+def _breaker_strategy(config: OciConfig) -> Any:
+    """A breaker of the signer's own: the SDK's default federation breaker is process-wide, shared by every signer."""
+    breaker = config.circuit_breaker
+    if not breaker.enabled:
+        return oci.circuit_breaker.NoCircuitBreakerStrategy()
+    return oci.circuit_breaker.CircuitBreakerStrategy(
+        failure_threshold=breaker.failure_threshold, recovery_timeout=breaker.recovery_timeout_seconds
+    )
 
 
 class CredentialsProvider:
@@ -127,15 +196,18 @@ class CredentialsProvider:
     def _build_principal(self) -> Credentials:
         auth = self._config.auth
         try:
-            signer = _principal_signer(auth)
+            signer = _principal_signer(self._config)
         except ConfigError:
             raise
         except Exception as exc:  # the SDK raises many types here (requests errors, ValueError, ClientError…)
-            raise CollectorError(
-                f"cannot build the OCI {auth} signer: {type(exc).__name__}: {exc}",
-                vendor="oci",
-                code=type(exc).__name__,
-            ) from exc
+            code = type(exc).__name__
+            if isinstance(exc, oci.exceptions.ServiceError):
+                # The Auth Service's code (NotAuthenticated…); metadata/proxymux errors only have an HTTP status.
+                code = str(exc.code) if exc.code and not str(exc.code).isdigit() else f"HTTP{exc.status}"
+                detail = f"HTTP {exc.status} {exc.code}: {exc.message}"
+            else:
+                detail = f"{code}: {exc}"
+            raise CollectorError(f"cannot build the OCI {auth} signer: {detail}", vendor="oci", code=code) from exc
         tenancy = self._config.tenancy or getattr(signer, "tenancy_id", None) or _claim(signer, "res_tenant")
         region = self._config.region or getattr(signer, "region", None)
         if not tenancy or not region:
@@ -149,11 +221,10 @@ class CredentialsProvider:
 
 
 def _claim(signer: Any, name: str) -> str | None:
+    """A claim of the signer's security token: via ``get_claim`` (resource principals) or the decoded token (OKE)."""
     getter = getattr(signer, "get_claim", None)
-    if getter is None:
-        return None
     try:
-        value = getter(name)
-    except Exception:  # a signer without that claim
+        value = getter(name) if getter is not None else signer.security_token.get_jwt().get(name)
+    except Exception:  # a signer without that claim, or without a decoded token
         return None
     return value if isinstance(value, str) else None

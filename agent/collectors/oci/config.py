@@ -17,6 +17,14 @@ OciAuth = Literal["config_file", "instance_principal", "resource_principal", "ok
 from ``oci session authenticate``); the three others are the SDK's principal signers for compute instances, OCI
 Functions (and other resource principals) and OKE workload identity."""
 
+_AUTH_ONLY_KEYS = {
+    "config_file": "config_file",
+    "federation_endpoint": "instance_principal",
+    "oke_service_account_token_path": "oke_workload_identity",
+    "oke_proxymux_port": "oke_workload_identity",
+}
+"""Keys that only one auth mode reads: setting one with another mode is a contradiction, refused at validation."""
+
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+-[0-9]+$")  # us-ashburn-1, us-gov-ashburn-1, ap-dcc-canberra-1
 _OCID = re.compile(r"^ocid1\.[a-z0-9]+\.[a-z0-9-]+\.[a-z0-9-]*\.[A-Za-z0-9._-]+$")
 
@@ -101,7 +109,16 @@ class OciConfig(StrictModel):
     network_endpoint_template: str | None = None
     """Core networking endpoint (overrides `endpoint_template`), e.g. ``https://iaas.{region}.oraclecloud.com``."""
     ca_bundle: str | None = None
-    """PEM file of CAs to trust for HTTPS endpoints (a TLS-inspecting proxy, a test fake)."""
+    """PEM file of CAs to trust for HTTPS endpoints, the federation endpoint included (a TLS-inspecting proxy)."""
+    federation_endpoint: str | None = None
+    """Auth Service URL that exchanges the instance certificate for a token (``auth: instance_principal`` only);
+    default: the SDK's ``https://auth.<region>.<realm domain>/v1/x509`` for the instance's region."""
+    oke_service_account_token_path: str | None = None
+    """The pod's service-account token file (``auth: oke_workload_identity`` only); default: the SDK's
+    ``/var/run/secrets/kubernetes.io/serviceaccount/token``."""
+    oke_proxymux_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of the OKE proxymux on ``$KUBERNETES_SERVICE_HOST`` (``auth: oke_workload_identity`` only); default: the
+    SDK's 12250."""
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=60.0, gt=0)
     page_size: int | None = Field(default=None, ge=1, le=1000)
@@ -139,6 +156,20 @@ class OciConfig(StrictModel):
     def _template(cls, value: str | None) -> str | None:
         return _check_template(value)
 
+    @field_validator("federation_endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value
+
+    @field_validator("oke_service_account_token_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
     @field_validator("profile", "config_file")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -147,9 +178,10 @@ class OciConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _profile_only_for_config_file(self) -> OciConfig:
-        if self.auth != "config_file" and "config_file" in self.model_fields_set:
-            raise ValueError(f"config_file is only used with auth: config_file, not auth: {self.auth}")
+    def _keys_of_the_auth_mode(self) -> OciConfig:
+        for key, mode in _AUTH_ONLY_KEYS.items():
+            if self.auth != mode and key in self.model_fields_set:
+                raise ValueError(f"{key} is only used with auth: {mode}, not auth: {self.auth}")
         return self
 
     def identity_endpoint(self, region: str) -> str | None:

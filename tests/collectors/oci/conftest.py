@@ -24,7 +24,8 @@ def _hermetic_oci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OCI_METADATA_BASE_URL", "http://127.0.0.1:9/opc/v2")
     for name in ("OCI_REGION", "OCI_RESOURCE_PRINCIPAL_VERSION", "OCI_RESOURCE_PRINCIPAL_RPST",
                  "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM", "OCI_RESOURCE_PRINCIPAL_REGION", "REQUESTS_CA_BUNDLE",
-                 "KUBERNETES_SERVICE_HOST", "OCI_SDK_DEFAULT_RETRY_ENABLED"):  # fmt: skip
+                 "KUBERNETES_SERVICE_HOST", "OCI_KUBERNETES_SERVICE_ACCOUNT_CERT_PATH",
+                 "OCI_SDK_DEFAULT_RETRY_ENABLED"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
