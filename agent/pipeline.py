@@ -47,6 +47,14 @@ EXTRA_OF = {"aws": "aws", "gcp": "gcp", "azure": "azure", "oci": "oci"}
 def build_client(config: Config) -> CloudflareClient:
     """A Cloudflare client from the config (credentials were resolved from the environment by `load_config`)."""
     cf = config.cloudflare
+    token_set = [name for name, value in (("api_token", cf.api_token), ("api_token_file", cf.api_token_file)) if value]
+    key_set = [name for name, value in (("email", cf.email), ("api_key", cf.api_key)) if value]
+    if len(token_set) > 1 or (token_set and key_set):
+        raise ConfigError(
+            f"ambiguous Cloudflare credentials: cloudflare.{', cloudflare.'.join(token_set + key_set)} are all set "
+            "(from the file or CLOUDFLARE_API_TOKEN / CLOUDFLARE_API_TOKEN_FILE / CLOUDFLARE_EMAIL / "
+            "CLOUDFLARE_API_KEY); keep exactly one: a token, a token file, or an email + API key"
+        )
     if cf.api_token is not None:
         credentials = CloudflareCredentials(cf.api_token)
     elif cf.api_token_file is not None:

@@ -244,3 +244,17 @@ def test_no_dry_run_flag_overrides_the_file(cf: FakeCloudflare, zone: str, write
     assert run_cli("sync", "--config", config).exit_code == 0 and writes(cf) == []
     assert run_cli("sync", "--config", config, "--no-dry-run").exit_code == 0
     assert len(cf.mappings(zone)) == 3
+
+
+def test_ambiguous_credentials_are_refused(cf: FakeCloudflare, zone: str, write_config, run_cli) -> None:
+    """A token and a global key at once: refused before any request, naming the settings, not their values."""
+    result = run_cli(
+        "plan",
+        "--config",
+        str(write_config(INVENTORY)),
+        env={"CLOUDFLARE_EMAIL": "ops@example.com", "CLOUDFLARE_API_KEY": "k" * 37},
+    )
+    assert result.exit_code == 2
+    assert "ambiguous Cloudflare credentials" in result.stderr + result.stdout
+    assert "k" * 37 not in result.stderr + result.stdout
+    assert cf.requests == []
