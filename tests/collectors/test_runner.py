@@ -2,57 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from agent.collectors.base import Collector
 from agent.collectors.runner import in_shard, run_collectors
 from agent.errors import CollectorError
 from agent.models import CloudAddress, Scope, Vendor
-
-
-class TreeCollector(Collector):
-    """Accounts → regions → addresses; some scopes fail on purpose; counts concurrency."""
-
-    source = "aws"
-
-    def __init__(self, accounts: int = 3, regions: int = 4, fail: set[str] | None = None, delay: float = 0.0):
-        self.accounts, self.regions, self.fail, self.delay = accounts, regions, fail or set(), delay
-        self.active = 0
-        self.peak = 0
-        self.lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, config: object) -> TreeCollector:
-        return cls()
-
-    def scopes(self) -> Iterator[Scope]:
-        for a in range(self.accounts):
-            yield Scope(self.source, (f"acct{a}",), leaf=False)
-
-    def collect(self, scope: Scope) -> Iterator[CloudAddress | Scope]:
-        with self.lock:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-        try:
-            if self.delay:
-                time.sleep(self.delay)
-            if scope.label in self.fail:
-                raise CollectorError("denied", vendor="aws", code="AccessDenied")
-            if not scope.leaf:
-                for r in range(self.regions):
-                    yield Scope(self.source, (*scope.path, f"region{r}"))
-                return
-            account, region = scope.path
-            a, r = int(account[4:]), int(region[6:])
-            yield CloudAddress(ip=f"10.{a}.{r}.1", vendor=Vendor.AWS, region=region, account=account, source="aws")
-            yield CloudAddress(ip=f"10.{a}.{r}.2", vendor=Vendor.AWS, region=region, account=account, source="aws")
-        finally:
-            with self.lock:
-                self.active -= 1
+from tests.collectors.runner_support import TreeCollector
 
 
 def test_all_scopes_collected() -> None:

@@ -11,57 +11,26 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.collectors import runner
-from agent.collectors.base import Collector
 from agent.collectors.runner import Discovery, run_collectors, worker_of
 from agent.config import load_config
-from agent.errors import CollectorError, ConfigError
+from agent.errors import ConfigError
 from agent.models import CloudAddress, Scope, Vendor
 from agent.pipeline import discover
+from tests.collectors.runner_support import TreeCollector as _Tree
 
 pytestmark = pytest.mark.skipif(not runner._can_fork(), reason="worker processes need the fork start method")
 
 
-class TreeCollector(Collector):
-    """Accounts → regions → two addresses each. Scopes in `fail` raise; a leaf in `die` ends its process at once."""
+class TreeCollector(_Tree):
+    """The shared tree, a little bigger by default here: 4 accounts x 5 regions."""
 
-    source = "aws"
-
-    def __init__(
-        self, accounts: int = 4, regions: int = 5, fail: frozenset[str] = frozenset(), die: frozenset[str] = frozenset()
-    ) -> None:
-        self.accounts, self.regions, self.fail, self.die = accounts, regions, fail, die
-
-    @classmethod
-    def from_config(cls, config: object) -> TreeCollector:
-        return cls()
-
-    def scopes(self) -> Iterator[Scope]:
-        for a in range(self.accounts):
-            yield Scope(self.source, (f"acct{a}",), leaf=False)
-
-    def collect(self, scope: Scope) -> Iterator[CloudAddress | Scope]:
-        if scope.label in self.die:
-            os._exit(7)
-        if scope.label in self.fail:
-            raise CollectorError(f"denied on {scope.label}", vendor="aws", code="AccessDenied")
-        if not scope.leaf:
-            for r in range(self.regions):
-                yield Scope(self.source, (*scope.path, f"region{r}"))
-            return
-        account, region = scope.path
-        a, r = int(account[4:]), int(region[6:])
-        for n in (1, 2):
-            yield CloudAddress(
-                ip=f"10.{a}.{r}.{n}", vendor=Vendor.AWS, region=region, account=account, source="aws",
-                details=(("pid", str(os.getpid())),),
-            )  # fmt: skip
-
-    def leaves(self) -> list[Scope]:
-        return [Scope("aws", (f"acct{a}", f"region{r}")) for a in range(self.accounts) for r in range(self.regions)]
+    def __init__(self, accounts: int = 4, regions: int = 5, **kwargs: Any) -> None:
+        super().__init__(accounts, regions, **kwargs)
 
 
 def _found(d: Discovery) -> list[tuple[str, str, str]]:
