@@ -44,6 +44,7 @@ from xml.sax.saxutils import escape
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.sandbox.demo import DemoCloud
+from agent.sandbox.server import serve_in_background, stop_serving
 
 __all__ = [
     "DEFAULT_REGIONS",
@@ -342,14 +343,12 @@ class AwsFake:
         server.server_bind()
         server.server_activate()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="aws-fake", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(server, "aws-fake")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
             self._server = None
 
     def __enter__(self) -> AwsFake:

@@ -40,6 +40,8 @@ from socket import socket
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from agent.sandbox.server import serve_in_background, stop_serving
+
 __all__ = ["READER", "FakeAzure", "PublicIpSpec", "RecordedRequest", "start_demo"]
 
 READER: tuple[str, ...] = ("*/read",)
@@ -128,16 +130,11 @@ class FakeAzure:
         self._server = _Server(("127.0.0.1", 0), _Handler, ssl_context, self)
         port = self._server.server_address[1]
         self.url = f"https://127.0.0.1:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-azure", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "fake-azure")
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
 
     def __enter__(self) -> FakeAzure:
         return self

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from agent.sandbox.demo import DemoCloud
+from agent.sandbox.server import serve_in_background, stop_serving
 
 __all__ = [
     "FakeFolder",
@@ -218,16 +219,12 @@ class FakeGcp:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-gcp", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "fake-gcp")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
             self._server = None
 
     @property

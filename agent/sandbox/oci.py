@@ -64,6 +64,7 @@ from cryptography.x509.oid import NameOID
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.sandbox.demo import DemoCloud
+from agent.sandbox.server import serve_in_background, stop_serving
 from agent.sandbox.tls import LocalCA
 
 __all__ = [
@@ -585,7 +586,7 @@ class OciFake:
         if ssl_context is not None:
             server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
         name = "oci-fake-proxymux" if proxymux else "oci-fake"
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True).start()
+        serve_in_background(server, name)
         return server
 
     def start(self) -> str:
@@ -606,8 +607,7 @@ class OciFake:
         """Stop the servers (idempotent)."""
         for server in (self._server, self._proxymux):
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                stop_serving(server)
         self._server = self._proxymux = None
 
     @property

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from agent.clock import Clock
+from agent.sandbox.server import serve_in_background, stop_serving
 
 from ._api import NO_BODY, ApiRequest, Caller, CloudflareApi, token_id
 from ._model import MESSAGES, ApiError, failure
@@ -188,8 +189,7 @@ class FakeCloudflare(CloudflareApi):
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(server, "fake-cloudflare")
         self._base_url = f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
         return self._base_url
 
@@ -197,11 +197,8 @@ class FakeCloudflare(CloudflareApi):
         """Stop listening (idempotent). Open keep-alive connections die with their daemon threads."""
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            stop_serving(server, self._thread)
+        self._thread = None
 
     def __enter__(self) -> FakeCloudflare:
         self.start()
