@@ -113,8 +113,8 @@ def discover(
     collectors = build_collectors(config) if collectors is None else list(collectors)
     try:
         for collector in collectors:
-            if getattr(collector, "needs_origin_ips", False):
-                collector.set_origin_ips(frozenset(origin_ips or ()))  # type: ignore[attr-defined]
+            if collector.needs_origin_ips:
+                collector.set_origin_ips(frozenset(origin_ips or ()))
         return run_collectors(
             collectors,
             concurrency=config.concurrency,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any, ClassVar
 
 from agent.models import CloudAddress, Scope
@@ -31,6 +31,9 @@ class Collector(ABC):
     source: ClassVar[str]
     """Name of the source and of its config section: ``aws``, ``gcp``, ``azure``, ``oci``, ``static``, ``ranges``."""
 
+    needs_origin_ips: ClassVar[bool] = False
+    """True for sources that classify given IPs instead of enumerating (the published feeds)."""
+
     @abstractmethod
     def scopes(self) -> Iterable[Scope]:
         """Yield the root scopes of this source."""
@@ -38,6 +41,9 @@ class Collector(ABC):
     @abstractmethod
     def collect(self, scope: Scope) -> Iterator[CloudAddress | Scope]:
         """Yield the addresses in `scope`, and any child scopes to collect next."""
+
+    def set_origin_ips(self, ips: Collection[str]) -> None:  # noqa: B027 - optional hook
+        """Receive the zones' origin IPs (canonical) before `scopes()`; only called when `needs_origin_ips`."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and sessions. Called once after the run."""
