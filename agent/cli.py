@@ -154,14 +154,18 @@ def _push_metrics(config: Any, summary: dict[str, Any]) -> None:
     )
 
 
+def _finish(config: Any, outcome: Any, output: str | None, summary_file: str | None) -> int:
+    """Push metrics, print/write/log the summary of `outcome` (a `RunOutcome`), return its exit code."""
+    summary = outcome.to_dict()
+    _push_metrics(config, summary)  # before the summary, so the summary stays the last log line
+    _emit(summary, output, summary_file, config.log_format)
+    return int(outcome.exit_code)
+
+
 def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
     from agent.pipeline import run
 
-    report = run(config, progress=sys.stderr.isatty())
-    summary = report.to_dict()
-    _push_metrics(config, summary)  # before the summary, so the summary stays the last log line
-    _emit(summary, output, summary_file, config.log_format)
-    return report.exit_code
+    return _finish(config, run(config, progress=sys.stderr.isatty()), output, summary_file)
 
 
 def _overrides(zones: tuple[str, ...], **values: Any) -> dict[str, Any]:
@@ -177,18 +181,84 @@ def cli() -> None:
     """Keep Cloudflare origin cloud region mappings in sync with your AWS, GCP, Azure and OCI public IPs.
 
     Start with `origin-region-agent demo` (no credentials needed), then `init`, `plan` and `sync`.
-    Exit codes: 0 success, 1 partial failure, 2 configuration or authentication error, 3 plan refused by a guard.
+    Exit codes: 0 success, 1 partial failure, 2 configuration or authentication error, 3 plan refused by a guard
+    (or a stale saved plan), 4 changes pending (`plan --detailed-exitcode` only).
     """
 
 
 @cli.command()
 @_run_options
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Save the plan to this file, to apply exactly it later with `apply PLAN.json`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 4 when the plan succeeded and has changes to apply (0 then means: in sync).",
+)
 def plan(
-    config_path: str | None, zones: tuple[str, ...], output: str | None, summary_file: str | None, **flags: Any
+    config_path: str | None,
+    zones: tuple[str, ...],
+    output: str | None,
+    summary_file: str | None,
+    out: str | None,
+    detailed_exitcode: bool,
+    **flags: Any,
 ) -> None:
     """Show what `sync` would change (a dry run: nothing is written)."""
+    from agent.pipeline import run
+    from agent.report.summary import EXIT_CHANGES, EXIT_CONFIG, EXIT_OK
+
     config = _load(config_path, _overrides(zones, dry_run=True, **flags))
-    sys.exit(_execute(config, output, summary_file))
+    outcome = run(config, progress=sys.stderr.isatty())
+    if out and outcome.exit_code != EXIT_CONFIG:
+        from agent.plan.saved import write_plan
+
+        try:
+            write_plan(out, outcome, base_url=config.cloudflare.base_url, batch_size=config.cloudflare.batch_size)
+        except OSError as exc:
+            _fail(f"--out {out}: cannot write the plan file ({exc.strerror or exc})")
+    code = _finish(config, outcome, output, summary_file)
+    if detailed_exitcode and code == EXIT_OK and outcome.planned_changes:
+        code = EXIT_CHANGES
+    sys.exit(code)
+
+
+@cli.command(name="apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="ORIGIN_REGION_AGENT_CONFIG",
+    help="YAML config file (env ORIGIN_REGION_AGENT_CONFIG): credentials, endpoint and guards.",
+)
+@click.option("--dry-run/--no-dry-run", default=None, help="Check the plan and report, write nothing.")
+@click.option("--max-changes", type=click.IntRange(min=0), default=None, help="Refuse (exit 3) a larger plan.")
+@click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes.")
+@click.option("--output", "output", type=click.Choice(["text", "json", "none"]), default=None)
+@click.option("--summary-file", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default=None, envvar="ORIGIN_REGION_AGENT_LOG_FORMAT"
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    envvar="ORIGIN_REGION_AGENT_LOG_LEVEL",
+)
+def apply_command(
+    plan_file: str, config_path: str | None, output: str | None, summary_file: str | None, **flags: Any
+) -> None:
+    """Apply exactly a plan saved by `plan --out` (no discovery; refused if stale or made for other zones)."""
+    from agent.pipeline import apply_saved
+
+    config = _load(config_path, _overrides((), **flags))
+    sys.exit(_finish(config, apply_saved(config, plan_file), output, summary_file))
 
 
 @cli.command()
@@ -206,16 +276,19 @@ def sync(
     """Discover, plan and apply the mappings."""
     config = _load(config_path, _overrides(zones, **flags))
     if not config.dry_run and not yes and sys.stdin.isatty() and sys.stdout.isatty():
-        from agent.pipeline import run
+        # Discover and plan once, show it, ask, then apply that very plan (checked for staleness first).
+        from dataclasses import replace
+
+        from agent.pipeline import apply_outcome, check_guards, plan_run
         from agent.report.text import render_text
 
-        preview = run(config.model_copy(update={"dry_run": True}), progress=True)
-        summary = preview.to_dict()
-        click.echo(render_text(summary))
-        if preview.exit_code in (2, 3) or not summary["guard"]["planned_changes"]:
-            sys.exit(preview.exit_code)
+        planned = check_guards(config, plan_run(config, progress=True))
+        click.echo(render_text(replace(planned, dry_run=True).to_dict()))
+        if planned.exit_code in (2, 3) or not planned.planned_changes:
+            sys.exit(planned.exit_code)
         if not click.confirm("Apply these changes?", default=False):
             sys.exit(0)
+        sys.exit(_finish(config, apply_outcome(config, planned, verify=True), output, summary_file))
     sys.exit(_execute(config, output, summary_file))
 
 
@@ -273,7 +346,10 @@ def _zone_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @_zone_options
 def mappings(config_path: str | None, zone: str, output: str) -> None:
     """List the current origin cloud region mappings of a zone."""
-    items = _zone_call(config_path, zone, lambda client, zone_id: client.list_mappings(zone_id))
+    found = _zone_call(config_path, zone, lambda client, zone_id: client.list_mappings(zone_id))
+    items = [
+        {"origin_ip": m.ip, "vendor": m.vendor.value, "region": m.region, "modified_on": m.modified_on} for m in found
+    ]
     if output == "json":
         click.echo(json.dumps(items, indent=2))
         return

@@ -7,6 +7,10 @@ published feeds, which describe allocation, not assignment):
 * several different (vendor, region)       -> ambiguous: never written, reported;
 * only ``global`` (anycast) regions        -> global: never written, reported;
 * a lower tier that disagrees              -> kept on `Desired.disagreements` for the summary.
+
+The result never depends on the order records arrive in (collector threads finish in any order): a claim's
+confidence is the strongest by `agent.models.CONFIDENCE_RANK` (account, static, feed), source lists are sorted by
+name, candidates by (vendor, region), and every mapping of the result is keyed in IP order.
 """
 
 from __future__ import annotations
@@ -14,21 +18,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from agent.models import GLOBAL_REGION, CloudAddress, Confidence
+from agent.models import CONFIDENCE_RANK, GLOBAL_REGION, CloudAddress, Confidence, Vendor
 
 __all__ = ["Candidate", "Desired", "MatchResult", "match"]
 
-_RANK = {Confidence.ACCOUNT: 2, Confidence.STATIC: 2, Confidence.FEED: 1}
+# Tiers that decide: an account API and a static inventory are equally authoritative; a feed only fills gaps.
+_TIER = {Confidence.ACCOUNT: 2, Confidence.STATIC: 2, Confidence.FEED: 1}
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One (vendor, region) claim for an IP and who made it."""
 
-    vendor: str
+    vendor: Vendor
     region: str
     sources: tuple[str, ...]
-    confidence: str
+    confidence: Confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +41,10 @@ class Desired:
     """The mapping the inventory asks for, with its evidence."""
 
     ip: str
-    vendor: str
+    vendor: Vendor
     region: str
     sources: tuple[str, ...]
-    confidence: str
+    confidence: Confidence
     disagreements: tuple[Candidate, ...] = ()
 
 
@@ -63,16 +68,15 @@ def _label(record: CloudAddress) -> str:
 
 
 def _candidates(records: list[CloudAddress]) -> list[Candidate]:
-    by_claim: dict[tuple[str, str], list[str]] = {}
-    confidence: dict[tuple[str, str], str] = {}
+    by_claim: dict[tuple[Vendor, str], list[CloudAddress]] = {}
     for record in records:
-        key = (record.vendor.value, record.region)
-        by_claim.setdefault(key, []).append(_label(record))
-        confidence.setdefault(key, record.confidence.value)
-    return [
-        Candidate(vendor, region, tuple(sorted(set(sources))), confidence[(vendor, region)])
-        for (vendor, region), sources in sorted(by_claim.items())
-    ]
+        by_claim.setdefault((record.vendor, record.region), []).append(record)
+    candidates = []
+    for (vendor, region), claims in sorted(by_claim.items()):
+        strongest = min(claims, key=lambda r: (CONFIDENCE_RANK[r.confidence], _label(r)))
+        sources = tuple(sorted({_label(r) for r in claims}))
+        candidates.append(Candidate(vendor, region, sources, strongest.confidence))
+    return candidates
 
 
 def match(records: Iterable[CloudAddress], origin_ips: Collection[str]) -> MatchResult:
@@ -84,10 +88,11 @@ def match(records: Iterable[CloudAddress], origin_ips: Collection[str]) -> Match
             seen.setdefault(record.ip, []).append(record)
 
     result = MatchResult(unmatched={ip for ip in wanted if ip not in seen})
-    for ip, found in seen.items():
-        top = max(_RANK[r.confidence] for r in found)
-        best = [r for r in found if _RANK[r.confidence] == top]
-        lower = _candidates([r for r in found if _RANK[r.confidence] < top])
+    for ip in sorted(seen):
+        found = seen[ip]
+        top = max(_TIER[r.confidence] for r in found)
+        best = [r for r in found if _TIER[r.confidence] == top]
+        lower = _candidates([r for r in found if _TIER[r.confidence] < top])
         regional = [c for c in _candidates(best) if c.region != GLOBAL_REGION]
         if not regional:
             result.global_only[ip] = tuple(_candidates(best))

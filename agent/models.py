@@ -11,9 +11,14 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "CONFIDENCE_RANK",
     "GLOBAL_REGION",
+    "Action",
+    "Change",
+    "ChangeResult",
     "CloudAddress",
     "Confidence",
+    "Outcome",
     "RegionMapping",
     "Scope",
     "ScopeError",
@@ -39,6 +44,10 @@ class Confidence(StrEnum):
     ACCOUNT = "account"  # the cloud's own API, with credentials for the account
     STATIC = "static"  # a static inventory file (CMDB export)
     FEED = "feed"  # a published IP-range feed: allocation, not assignment
+
+
+CONFIDENCE_RANK: dict[Confidence, int] = {Confidence.ACCOUNT: 0, Confidence.STATIC: 1, Confidence.FEED: 2}
+"""Documented order of evidence (lower is stronger): names the confidence of a claim made by several sources."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +103,91 @@ class ScopeError:
 
 @dataclass(frozen=True, slots=True)
 class RegionMapping:
-    """What Cloudflare stores for one origin IP of a zone."""
+    """What Cloudflare stores for one origin IP of a zone (or what the plan wants it to store).
+
+    `ip` is canonical text (made so where it entered the program: the client's parser, the config, a collector).
+    `modified_on` is Cloudflare's timestamp when the mapping was read from the API; it is not part of equality.
+    """
 
     ip: str
-    vendor: str
+    vendor: Vendor
     region: str
+    modified_on: str | None = field(default=None, compare=False)
+
+    @property
+    def placement(self) -> tuple[str, str]:
+        """(vendor, region): what a mapping says, without the IP."""
+        return (self.vendor.value, self.region)
+
+
+class Action(StrEnum):
+    """What a planned change does to a mapping."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class Outcome(StrEnum):
+    """What became of a planned change (the summary's ``status``)."""
+
+    PENDING = "pending"  # planned, not applied yet (a plan shown before the question on a terminal)
+    PLANNED = "planned"  # dry run: would have been applied
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not attempted (credentials stopped working, a stale plan, the time budget)
+    EXISTS = "exists"  # v1 create raced with an identical mapping: nothing to do
+    CONFLICT = "conflict"  # v1 create raced with a different mapping: left alone
+    WITHHELD = "withheld by policy"  # drift the policy does not correct
+
+    @property
+    def done(self) -> bool:
+        """The change is in effect (or, in a dry run, would be)."""
+        return self in (Outcome.APPLIED, Outcome.PLANNED)
+
+    @property
+    def failure(self) -> bool:
+        return self in (Outcome.FAILED, Outcome.SKIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One planned write: `new` is what the mapping becomes (None for a delete), `old` what it was (None for a create).
+
+    `source` and `confidence` are the inventory evidence for `new` (empty for deletes).
+    """
+
+    action: Action
+    new: RegionMapping | None
+    old: RegionMapping | None = None
+    source: str = ""
+    confidence: Confidence | None = None
+
+    def __post_init__(self) -> None:
+        wanted = {Action.CREATE: (True, False), Action.UPDATE: (True, True), Action.DELETE: (False, True)}[self.action]
+        if ((self.new is not None), (self.old is not None)) != wanted:
+            raise ValueError(f"a {self.action.value} needs new={wanted[0]} and old={wanted[1]}")
+        if self.new is not None and self.old is not None and self.new.ip != self.old.ip:
+            raise ValueError(f"a change cannot move {self.old.ip} to {self.new.ip}")
+
+    @property
+    def ip(self) -> str:
+        mapping = self.new or self.old
+        assert mapping is not None  # checked in __post_init__
+        return mapping.ip
+
+    @property
+    def target(self) -> RegionMapping:
+        """The mapping this change is about: `new`, or for a delete the mapping being removed."""
+        mapping = self.new or self.old
+        assert mapping is not None
+        return mapping
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What happened to one planned change; `error` says why when it did not happen."""
+
+    change: Change
+    outcome: Outcome
+    error: str = ""

@@ -1,8 +1,16 @@
-"""The run: zones → origins → discovery → match → plan (+policy, guards) → apply → report.
+"""The run: zones → origins → discovery → match → plan (+policy) → guards → apply → report.
 
-Failure isolation, dry-run and the guards live here, once. Pre-flight problems (credentials, unknown zones, a
-collector whose SDK is missing) end the run before anything is attempted (exit 2). A zone or a collector scope that
-fails is recorded and the rest goes on (exit 1). A plan larger than `max_changes` is refused whole (exit 3).
+Two halves, so that a plan can be shown, saved, and later applied exactly as it was made:
+
+* `plan_run` discovers and plans (reads only) and returns a `RunOutcome` whose zones carry their `Plan`;
+* `apply_outcome` re-applies the guards, optionally checks that the zones' mappings did not change since they were
+  read (a stale plan writes nothing), and applies each zone's plan through a mapping store (`DryRunStore` for a dry
+  run: the very same path with writes off).
+
+`run` is the two in one go; `apply_saved` applies a plan file (`agent.plan.saved`) with no discovery at all.
+Pre-flight problems (credentials, unknown zones, a collector whose SDK is missing) end the run before anything is
+attempted (exit 2). A zone or a collector scope that fails is recorded and the rest goes on (exit 1). A plan larger
+than `max_changes`, or a stale saved plan, is refused whole (exit 3).
 """
 
 from __future__ import annotations
@@ -11,12 +19,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from agent.apply import ChangeResult, ClientWriter, DryRunWriter, apply_plan
+from agent.apply import apply_changes
 from agent.cloudflare import (
     ApiFamily,
     CloudflareAuthError,
@@ -28,16 +37,32 @@ from agent.cloudflare import (
     ZoneNotFound,
 )
 from agent.cloudflare.ratelimit import default_rate_limiter, set_default_rate_limiter
+from agent.cloudflare.store import MappingStore, store_for
 from agent.collectors.base import Collector, load_collector
 from agent.collectors.runner import Discovery, run_collectors
 from agent.config import Config
 from agent.errors import AgentError, ConfigError
 from agent.match import MatchResult, match
-from agent.origins import Resolver, ZoneOrigins, zone_origins
-from agent.plan import POLICIES, Plan, calculate
-from agent.report.summary import RunReport, ZoneReport
+from agent.models import RegionMapping
+from agent.origins import Resolver, zone_origins
+from agent.plan import POLICIES, calculate
+from agent.plan.saved import SavedPlan, fingerprint, load_plan, stale_ips
+from agent.report.summary import DiscoveryOutcome, RunOutcome, RunReport, ZoneMatch, ZoneOutcome, ZoneReport
 
-__all__ = ["RunReport", "ZoneReport", "build_client", "build_collectors", "discover", "run"]
+__all__ = [
+    "RunOutcome",
+    "RunReport",
+    "ZoneOutcome",
+    "ZoneReport",
+    "apply_outcome",
+    "apply_saved",
+    "build_client",
+    "build_collectors",
+    "check_guards",
+    "discover",
+    "plan_run",
+    "run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -134,16 +159,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class _Zone:
-    """Working state of one zone through the run."""
-
-    report: ZoneReport
-    origins: ZoneOrigins | None = None
-    current: dict[str, tuple[str, str]] = field(default_factory=dict)
-    plan: Plan | None = None
-
-
 def _resolve_zones(client: CloudflareClient, config: Config) -> list[tuple[str, str, Any]]:
     """(zone id, zone name, origin settings) for every configured zone; unknown names are configuration errors."""
     unique: dict[str, tuple[str, str, Any]] = {}
@@ -162,6 +177,43 @@ def _resolve_zones(client: CloudflareClient, config: Config) -> list[tuple[str, 
     return list(unique.values())
 
 
+def _empty(config: Config) -> RunOutcome:
+    return RunOutcome(
+        started_at=_now(),
+        dry_run=config.dry_run,
+        policy=config.policy,
+        api_family=config.cloudflare.api_family,
+        shard=config.shard,
+        max_changes=config.max_changes,
+    )
+
+
+def _session(
+    config: Config,
+    client: CloudflareClient | None,
+    start: RunOutcome,
+    body: Callable[[CloudflareClient, RunOutcome], RunOutcome],
+) -> RunOutcome:
+    """Run `body` with a client (built and closed here unless given); user and API errors become the outcome."""
+    started = time.monotonic()
+    outcome = start
+    owned = client is None
+    try:
+        if client is None:
+            client = build_client(config)
+        outcome = body(client, outcome)
+    except (ConfigError, CloudflareAuthError) as exc:
+        logger.error("nothing attempted: %s", exc)
+        outcome = outcome.fatal(str(exc), exit_code=2)
+    except AgentError as exc:
+        logger.error("run stopped: %s", exc)
+        outcome = outcome.fatal(str(exc), exit_code=1)
+    finally:
+        if owned and client is not None:
+            client.close()
+    return outcome.finish(_now(), time.monotonic() - started)
+
+
 def run(
     config: Config,
     *,
@@ -170,57 +222,118 @@ def run(
     client: CloudflareClient | None = None,
     collectors: Sequence[Collector] | None = None,
     resolver: Resolver | None = None,
-) -> RunReport:
-    """One reconcile pass; never raises for user or API errors: they end up in the report and its exit code."""
-    report = RunReport(
-        started_at=_now(),
-        dry_run=config.dry_run,
-        policy=config.policy,
-        api_family=config.cloudflare.api_family,
-        shard=config.shard,
-        max_changes=config.max_changes,
-    )
-    started = time.monotonic()
-    owned = client is None
-    try:
-        if client is None:
-            client = build_client(config)
-        _run(config, client, report, remaining_time, progress, collectors, resolver)
-    except (ConfigError, CloudflareAuthError) as exc:
-        logger.error("nothing attempted: %s", exc)
-        report.fatal(str(exc), exit_code=2)
-    except AgentError as exc:
-        logger.error("run stopped: %s", exc)
-        report.fatal(str(exc), exit_code=1)
-    finally:
-        if owned and client is not None:
-            client.close()
-        report.finish(_now(), time.monotonic() - started)
-    return report
+) -> RunOutcome:
+    """One reconcile pass; never raises for user or API errors: they end up in the outcome and its exit code."""
+
+    def body(client: CloudflareClient, outcome: RunOutcome) -> RunOutcome:
+        planned = _plan(config, client, outcome, remaining_time, progress, collectors, resolver)
+        return _apply(config, client, planned, verify=False, remaining_time=remaining_time)
+
+    return _session(config, client, _empty(config), body)
 
 
-def _run(
+def plan_run(
+    config: Config,
+    *,
+    remaining_time: Callable[[], float] | None = None,
+    progress: bool = False,
+    client: CloudflareClient | None = None,
+    collectors: Sequence[Collector] | None = None,
+    resolver: Resolver | None = None,
+) -> RunOutcome:
+    """Discover and plan, write nothing: the zones carry their plans and no results (`apply_outcome` applies them)."""
+
+    def body(client: CloudflareClient, outcome: RunOutcome) -> RunOutcome:
+        return _plan(config, client, outcome, remaining_time, progress, collectors, resolver)
+
+    return _session(config, client, _empty(config), body)
+
+
+def apply_outcome(
+    config: Config,
+    planned: RunOutcome,
+    *,
+    client: CloudflareClient | None = None,
+    verify: bool = True,
+    remaining_time: Callable[[], float] | None = None,
+    batch_size: int | None = None,
+) -> RunOutcome:
+    """Apply the plans of `planned` (from `plan_run` or a plan file); with `verify`, a stale plan writes nothing."""
+    if planned.fatal_exit is not None or planned.refused:
+        return planned
+
+    def body(client: CloudflareClient, outcome: RunOutcome) -> RunOutcome:
+        return _apply(config, client, outcome, verify=verify, remaining_time=remaining_time, batch_size=batch_size)
+
+    start = replace(planned, started_at=_now(), dry_run=config.dry_run)
+    return _session(config, client, start, body)
+
+
+def apply_saved(
+    config: Config,
+    path: str | Path,
+    *,
+    client: CloudflareClient | None = None,
+    remaining_time: Callable[[], float] | None = None,
+) -> RunOutcome:
+    """Apply a plan file made by `plan --out`: no discovery, no origin listing; only the zones' mappings are re-read
+    to prove the plan is not stale. A plan for another endpoint, API family or zone than the config's is refused."""
+
+    def body(client: CloudflareClient, outcome: RunOutcome) -> RunOutcome:
+        saved = load_plan(path)
+        _check_plan_target(saved, config, client)
+        planned = replace(
+            outcome,
+            policy=saved.policy,
+            discovery=saved.discovery,
+            zones=saved.zones,
+            extra=(("plan_file", {"path": str(path), "created_at": saved.created_at}),),
+        )
+        return _apply(config, client, planned, verify=True, remaining_time=remaining_time, batch_size=saved.batch_size)
+
+    start = _empty(config)
+    return _session(config, client, start, body)
+
+
+def _check_plan_target(saved: SavedPlan, config: Config, client: CloudflareClient) -> None:
+    """Refuse (ConfigError, exit 2) a plan made against another Cloudflare endpoint, API family or zone."""
+    if saved.base_url.rstrip("/") != config.cloudflare.base_url.rstrip("/"):
+        raise ConfigError(
+            f"the plan was made for Cloudflare endpoint {saved.base_url}, the config uses "
+            f"{config.cloudflare.base_url}: refused"
+        )
+    if saved.api_family != config.cloudflare.api_family:
+        raise ConfigError(
+            f"the plan was made for API family {saved.api_family}, the config uses "
+            f"cloudflare.api_family={config.cloudflare.api_family}: refused"
+        )
+    configured = {zone_id for zone_id, _, _ in _resolve_zones(client, config)}
+    foreign = [f"{z.zone} ({z.zone_id})" for z in saved.zones if z.zone_id not in configured]
+    if foreign:
+        raise ConfigError(f"the plan is for zones the config does not name: {', '.join(foreign)}; refused")
+
+
+def _plan(
     config: Config,
     client: CloudflareClient,
-    report: RunReport,
+    outcome: RunOutcome,
     remaining_time: Callable[[], float] | None,
     progress: bool,
     collectors: Sequence[Collector] | None,
     resolver: Resolver | None,
-) -> None:
+) -> RunOutcome:
     policy = POLICIES[config.policy]
     # Pre-flight: build the collectors first, so a missing SDK is reported before any Cloudflare call.
     built = build_collectors(config) if collectors is None else list(collectors)
     try:
         resolved = _resolve_zones(client, config)
-        zones = [_Zone(ZoneReport(zone=name, zone_id=zid)) for zid, name, _ in resolved]
         settings = {zid: origin_settings for zid, _, origin_settings in resolved}
-        _collect_origins(client, config, zones, settings, resolver)
-
+        zones = _collect_origins(
+            client, config, [ZoneOutcome(zone=name, zone_id=zid) for zid, name, _ in resolved], settings, resolver
+        )
         union: set[str] = set()
         for zone in zones:
-            if zone.origins is not None:
-                union.update(zone.origins.ips)
+            union.update(zone.origin_ips)
         discovery = discover(
             config, collectors=built, origin_ips=union, remaining_time=remaining_time, progress=progress
         )
@@ -228,96 +341,149 @@ def _run(
         if collectors is None:
             for collector in built:
                 collector.close()
-    report.discovery = discovery
     matched = match(discovery.records, union)
+    complete = discovery.complete
+    planned = tuple(
+        _plan_zone(client, zone, matched, policy, complete) if zone.error is None else zone for zone in zones
+    )
+    return replace(outcome, discovery=DiscoveryOutcome.of(discovery), zones=planned)
 
-    for zone in zones:
-        if zone.origins is not None:
-            _plan_zone(client, zone, matched, policy, discovery.complete)
-    report.zones = [z.report for z in zones]
 
-    planned = sum(len(z.plan) for z in zones if z.plan is not None)
+def _apply(
+    config: Config,
+    client: CloudflareClient,
+    outcome: RunOutcome,
+    *,
+    verify: bool,
+    remaining_time: Callable[[], float] | None,
+    batch_size: int | None = None,
+) -> RunOutcome:
+    outcome = check_guards(config, outcome)
+    if outcome.refused:
+        return outcome
+    if verify and not config.dry_run:
+        stale = _stale_zones(client, outcome.zones)
+        if stale:
+            return outcome.refuse(
+                "the plan is stale, nothing was applied: "
+                + "; ".join(stale)
+                + " (make a new plan; the mappings changed since it was made)"
+            )
+    store: MappingStore = store_for(
+        client,
+        ApiFamily(config.cloudflare.api_family),
+        dry_run=config.dry_run,
+        batch_size=batch_size or config.cloudflare.batch_size,
+    )
+    zones: list[ZoneOutcome] = []
+    skipped: list[str] = []
+    for zone in outcome.zones:
+        if zone.plan is None:
+            zones.append(zone)
+            continue
+        if remaining_time is not None and remaining_time() <= 0:
+            zones.append(replace(zone, error="skipped: time budget exhausted before this zone was applied"))
+            skipped.append(f"zone {zone.zone}")
+            continue
+        zones.append(replace(zone, results=apply_changes(store, zone.zone_id, zone.plan)))
+    return replace(outcome, zones=tuple(zones), skipped=(*outcome.skipped, *skipped))
+
+
+def check_guards(config: Config, outcome: RunOutcome) -> RunOutcome:
+    """Refuse the whole plan when it breaks a guard (`max_changes`, unless `force`); checked again at apply time."""
+    planned = outcome.planned_changes
+    if outcome.refused or outcome.fatal_exit is not None:
+        return outcome
     if config.max_changes is not None and planned > config.max_changes and not config.force:
-        report.refuse(
+        return outcome.refuse(
             f"the plan has {planned} changes, more than max_changes={config.max_changes}; nothing was applied "
             "(review it with `plan`, then raise --max-changes or pass --force)"
         )
-        return
+    return outcome
 
-    writer = (
-        DryRunWriter(config.cloudflare.api_family)
-        if config.dry_run
-        else ClientWriter(client, config.cloudflare.api_family)
-    )
+
+def _stale_zones(client: CloudflareClient, zones: Sequence[ZoneOutcome]) -> list[str]:
+    """Re-read the mappings of every zone with changes; name each zone whose picture moved, and the IPs it touches."""
+    problems = []
     for zone in zones:
-        if zone.plan is None:
+        if zone.plan is None or not zone.plan.changes:
             continue
-        if remaining_time is not None and remaining_time() <= 0:
-            zone.report.error = "skipped: time budget exhausted before this zone was applied"
-            report.skipped.append(f"zone {zone.report.zone}")
-            continue
-        results: list[ChangeResult] = apply_plan(
-            writer, zone.report.zone_id, zone.plan, batch_size=config.cloudflare.batch_size, dry_run=config.dry_run
-        )
-        zone.report.record_results(results)
+        current = {m.ip: m for m in client.list_mappings(zone.zone_id)}
+        changed = stale_ips(zone.plan, current)
+        if changed:
+            problems.append(f"zone {zone.zone} ({zone.zone_id}): changed since the plan: {', '.join(changed)}")
+        elif fingerprint(current.values()) != zone.fingerprint:
+            problems.append(
+                f"zone {zone.zone} ({zone.zone_id}): its mappings changed since the plan (none the plan touches)"
+            )
+    return problems
 
 
 def _collect_origins(
     client: CloudflareClient,
     config: Config,
-    zones: list[_Zone],
+    zones: list[ZoneOutcome],
     settings: dict[str, Any],
     resolver: Resolver | None,
-) -> None:
+) -> list[ZoneOutcome]:
     @cache
     def account_pools() -> list[dict[str, Any]]:
         return client.pools(config.cloudflare.account_id or "")
 
-    def one(zone: _Zone) -> None:
+    def one(zone: ZoneOutcome) -> ZoneOutcome:
         try:
-            zone.origins = zone_origins(
+            origins = zone_origins(
                 client,
-                zone.report.zone_id,
-                zone.report.zone,
-                settings[zone.report.zone_id],
+                zone.zone_id,
+                zone.zone,
+                settings[zone.zone_id],
                 account_pools=account_pools,
                 resolver=resolver,
             )
         except CloudflareAuthError:
             raise
         except (CloudflareError, AgentError, OSError) as exc:
-            zone.report.error = f"origins could not be listed: {exc}"
-            logger.warning("zone %s: %s", zone.report.zone, zone.report.error)
-            return
-        zone.report.set_origins(zone.origins)
+            error = f"origins could not be listed: {exc}"
+            logger.warning("zone %s: %s", zone.zone, error)
+            return replace(zone, error=error)
+        return replace(
+            zone,
+            complete=origins.complete,
+            origins=tuple((ip, tuple(refs)) for ip, refs in sorted(origins.ips.items())),
+            warnings=tuple(origins.warnings),
+        )
 
     with ThreadPoolExecutor(max_workers=config.zone_concurrency, thread_name_prefix="zone") as pool:
-        list(pool.map(one, zones))
+        return list(pool.map(one, zones))
 
 
 def _plan_zone(
-    client: CloudflareClient, zone: _Zone, matched: MatchResult, policy: Any, discovery_complete: bool
-) -> None:
-    assert zone.origins is not None
-    origin_ips = zone.origins.ips
-    desired = {ip: matched.desired[ip] for ip in origin_ips if ip in matched.desired}
+    client: CloudflareClient, zone: ZoneOutcome, matched: MatchResult, policy: Any, discovery_complete: bool
+) -> ZoneOutcome:
+    origin_ips = zone.origin_ips
+    zone_match = ZoneMatch.of(matched, origin_ips)
+    desired = {d.ip: d for d in zone_match.desired}
     try:
-        zone.current = {m["origin_ip"]: (m["vendor"], m["region"]) for m in client.list_mappings(zone.report.zone_id)}
+        current: dict[str, RegionMapping] = {m.ip: m for m in client.list_mappings(zone.zone_id)}
         # Supported regions are only needed when something would be written.
-        needs_regions = any(zone.current.get(ip) != (d.vendor, d.region) for ip, d in desired.items())
-        supported = client.supported_regions(zone.report.zone_id) if needs_regions else None
-    except TieredCacheDisabled as exc:
-        zone.report.error = (
-            f"supported regions refused ({exc}); origin cloud regions need Smart Tiered Cache enabled on the zone"
+        needs_regions = any(
+            ip not in current or current[ip].placement != (d.vendor.value, d.region) for ip, d in desired.items()
         )
-        return
+        supported = client.supported_regions(zone.zone_id) if needs_regions else None
+    except TieredCacheDisabled as exc:
+        error = f"supported regions refused ({exc}); origin cloud regions need Smart Tiered Cache enabled on the zone"
+        return replace(zone, error=error)
     except CloudflareAuthError:
         raise
     except CloudflareError as exc:
-        zone.report.error = f"current mappings could not be read: {exc}"
-        return
-    complete = discovery_complete and zone.origins.complete
-    zone.plan = calculate(
-        zone.current, desired, origin_ips=origin_ips, supported=supported, policy=policy, complete=complete
+        return replace(zone, error=f"current mappings could not be read: {exc}")
+    complete = discovery_complete and zone.complete
+    plan = calculate(current, desired, origin_ips=origin_ips, supported=supported, policy=policy, complete=complete)
+    return replace(
+        zone,
+        complete=complete,
+        current_mappings=len(current),
+        fingerprint=fingerprint(current.values()),
+        match=zone_match,
+        plan=plan,
     )
-    zone.report.set_plan(zone.plan, matched, complete=complete, current=len(zone.current))

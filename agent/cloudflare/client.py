@@ -1,8 +1,9 @@
-"""A thin, synchronous Cloudflare API client: wire format in, plain dicts out, typed errors, retries and pacing.
+"""A thin, synchronous Cloudflare API client: wire format in, typed mappings out, typed errors, retries and pacing.
 
 Scope: the origin cloud region mappings (v2 ``/origin/cloud_regions`` and the deprecated v1
 ``/cache/origin_cloud_regions``) plus the reads used to find a zone's origin IPs (zones, DNS records, load balancers,
-pools). Models are built by the callers (`agent.mappings`, `agent.origins`); this module only speaks HTTP.
+pools). Mappings come back as `RegionMapping` (canonical IP: this is where an API IP enters the program) and batch
+calls as `BatchResult`; zones, DNS records and pools stay dicts for `agent.origins` to read.
 
 Every request goes through one path (`CloudflareClient._request`):
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from typing import Any, Final, cast
@@ -53,7 +54,8 @@ from agent.cloudflare.retry import (
     parse_retry_after,
     should_retry_status,
 )
-from agent.ip import canonical_ip
+from agent.ip import InvalidIPError, canonical_ip
+from agent.models import RegionMapping, Vendor
 
 __all__ = [
     "BATCH_LIMIT",
@@ -64,6 +66,7 @@ __all__ = [
     "ApiFamily",
     "BatchResult",
     "CloudflareClient",
+    "ItemFailure",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,16 +113,23 @@ class ApiFamily(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class BatchResult:
-    """Outcome of one batch call. Every item sent is in exactly one list.
+class ItemFailure:
+    """One item of a batch the API refused: its IP, the API's message, and a code when the API gives one."""
 
-    `succeeded` items are ``{"origin_ip", "vendor", "region"}`` (for deletes: the values the mapping had, when the API
-    reports them); `failed` items carry ``"origin_ip"`` and ``"error"``. Items the API did not mention at all are
-    added to `failed` with an explanatory error rather than dropped.
+    ip: str
+    message: str
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Outcome of one batch call. Every IP sent is in exactly one of `succeeded` (canonical IPs) and `failed`.
+
+    Items the API did not mention at all are added to `failed` with an explanatory message rather than dropped.
     """
 
-    succeeded: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    succeeded: tuple[str, ...] = ()
+    failed: tuple[ItemFailure, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -323,23 +333,24 @@ class CloudflareClient:
         return value
 
     @staticmethod
-    def _canonical_or_raw(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return canonical_ip(value)
-        except ValueError:
-            return value
-
-    def _entry(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Normalise a v1 (``origin-ip``) or v2 (``origin_ip``) entry to {origin_ip, vendor, region, modified_on}."""
+    def _entry_ip(raw: Mapping[str, Any]) -> str:
         ip = raw.get("origin_ip", raw.get("origin-ip"))
-        return {
-            "origin_ip": self._canonical_or_raw(ip),
-            "vendor": raw.get("vendor"),
-            "region": raw.get("region"),
-            "modified_on": raw.get("modified_on"),
-        }
+        if not isinstance(ip, str):
+            raise ValueError(f"origin IP {ip!r} is not text")
+        return canonical_ip(ip)
+
+    def _entry(self, raw: Mapping[str, Any], path: str) -> RegionMapping:
+        """A v1 (``origin-ip``) or v2 (``origin_ip``) entry as a `RegionMapping`; `CloudflareAPIError` if malformed."""
+        try:
+            ip = self._entry_ip(raw)
+            vendor = Vendor(str(raw.get("vendor")))
+        except (InvalidIPError, ValueError) as exc:
+            raise CloudflareAPIError(f"unexpected mapping in the API response: {exc}", status=200, path=path) from None
+        region, modified_on = raw.get("region"), raw.get("modified_on")
+        if not isinstance(region, str) or not region:
+            message = f"unexpected mapping in the API response: region {region!r}"
+            raise CloudflareAPIError(message, status=200, path=path)
+        return RegionMapping(ip, vendor, region, modified_on if isinstance(modified_on, str) else None)
 
     def _paginate(self, path: str, params: Mapping[str, Any], per_page: int) -> list[dict[str, Any]]:
         """Fetch every page of a V4PagePaginationArray list.
@@ -448,72 +459,76 @@ class CloudflareClient:
 
     # -- mappings -------------------------------------------------------------------------------------------------
 
-    def list_mappings(self, zone_id: str) -> list[dict[str, Any]]:
-        """Every mapping of the zone, normalised to ``{origin_ip, vendor, region, modified_on}``."""
+    def list_mappings(self, zone_id: str) -> list[RegionMapping]:
+        """Every mapping of the zone. An entry the API garbles is an error: a partial picture must not look whole."""
         path = self._mappings_path(zone_id)
         if self.family is ApiFamily.V1:
             value = self._unwrap_v1(self._request("GET", path), path, list)
         else:
             value = self._paginate(path, {}, MAPPINGS_PER_PAGE)
-        return [self._entry(item) for item in value if isinstance(item, dict)]
+        return [self._entry(item, path) for item in value if isinstance(item, dict)]
 
-    def get_mapping(self, zone_id: str, ip: str) -> dict[str, Any]:
+    def get_mapping(self, zone_id: str, ip: str) -> RegionMapping:
         """One mapping; `MappingNotFound` when the IP (or the zone) has none."""
         path = self._mappings_path(zone_id, self._path_ip(ip))
         envelope = self._request("GET", path)
         raw = (
             self._unwrap_v1(envelope, path, dict) if self.family is ApiFamily.V1 else self._result(envelope, path, dict)
         )
-        return self._entry(raw)
+        return self._entry(raw, path)
 
-    def create_mapping(self, zone_id: str, ip: str, vendor: str, region: str) -> dict[str, Any]:
+    def create_mapping(self, zone_id: str, ip: str, vendor: str, region: str) -> RegionMapping:
         """Create only (v1 POST): `MappingExists` when the IP is already mapped. v2 has no such call: `ValueError`."""
         if self.family is not ApiFamily.V1:
             raise ValueError("create_mapping needs ApiFamily.V1: v2 has no create-only call, use upsert_mapping")
         canonical = canonical_ip(ip)
         path = self._mappings_path(zone_id)
         body = {"ip": canonical, "vendor": str(vendor), "region": region}
-        return self._entry(self._unwrap_v1(self._request("POST", path, body=body), path, dict))
+        return self._entry(self._unwrap_v1(self._request("POST", path, body=body), path, dict), path)
 
-    def upsert_mapping(self, zone_id: str, ip: str, vendor: str, region: str) -> dict[str, Any]:
+    def upsert_mapping(self, zone_id: str, ip: str, vendor: str, region: str) -> RegionMapping:
         """Create or replace one mapping (v2 PUT /{ip}; v1 PATCH on the collection, which answers the whole list)."""
         canonical = canonical_ip(ip)
         if self.family is ApiFamily.V2:
             path = self._mappings_path(zone_id, self._path_ip(canonical))
             body = {"origin_ip": canonical, "vendor": str(vendor), "region": region}
-            return self._entry(self._result(self._request("PUT", path, body=body), path, dict))
+            return self._entry(self._result(self._request("PUT", path, body=body), path, dict), path)
         path = self._mappings_path(zone_id)
         body = {"ip": canonical, "vendor": str(vendor), "region": region}
         envelope = self._request("PATCH", path, body=body)
         for raw in self._unwrap_v1(envelope, path, list):
-            if isinstance(raw, dict) and self._entry(raw)["origin_ip"] == canonical:
-                return self._entry(raw)
+            if isinstance(raw, dict):
+                entry = self._entry(raw, path)
+                if entry.ip == canonical:
+                    return entry
         modified_on = self._result(envelope, path, dict).get("modified_on")
-        return {"origin_ip": canonical, "vendor": str(vendor), "region": region, "modified_on": modified_on}
+        return RegionMapping(canonical, Vendor(str(vendor)), region, modified_on)
 
-    def delete_mapping(self, zone_id: str, ip: str) -> dict[str, Any]:
-        """Delete one mapping; `MappingNotFound` when there is none. v2 reports only the IP (vendor/region None)."""
+    def delete_mapping(self, zone_id: str, ip: str) -> str:
+        """Delete one mapping and return its canonical IP; `MappingNotFound` when there is none."""
         path = self._mappings_path(zone_id, self._path_ip(ip))
         envelope = self._request("DELETE", path)
         raw = (
             self._unwrap_v1(envelope, path, dict) if self.family is ApiFamily.V1 else self._result(envelope, path, dict)
         )
-        return self._entry(raw)
+        try:
+            return self._entry_ip(raw)
+        except ValueError:
+            return canonical_ip(ip)
 
-    def batch_upsert(self, zone_id: str, items: Sequence[Any]) -> BatchResult:
+    def batch_upsert(self, zone_id: str, mappings: Sequence[RegionMapping]) -> BatchResult:
         """Create or replace up to 100 mappings in one call (v2 PUT /batch, v1 PATCH /batch); others stay as they are.
 
-        `items` are dicts with ``origin_ip`` (or ``ip``), ``vendor``, ``region``, or objects with those attributes
-        (`agent.models.RegionMapping`). IPs are canonicalised first (`InvalidIPError` before any request); an IP twice
-        in one batch is a `ValueError` because the API's handling of duplicates is undocumented.
+        The IPs must be canonical (`RegionMapping` is made so where the IP enters the program; a non-canonical one is
+        an `InvalidIPError` before any request); an IP twice in one batch is a `ValueError` because the API's
+        handling of duplicates is undocumented.
         """
-        rows = [_mapping_item(item) for item in items]
-        ips = _check_batch([ip for ip, _, _ in rows])
-        if not rows:
+        ips = _check_batch([_canonical(m.ip) for m in mappings])
+        if not ips:
             return BatchResult()
         path = self._mappings_path(zone_id, "batch")
         ip_key = "origin_ip" if self.family is ApiFamily.V2 else "ip"
-        body = [{ip_key: ip, "vendor": vendor, "region": region} for ip, vendor, region in rows]
+        body = [{ip_key: m.ip, "vendor": m.vendor.value, "region": m.region} for m in mappings]
         method = "PUT" if self.family is ApiFamily.V2 else "PATCH"
         return self._batch_result(self._request(method, path, body=body), path, ips)
 
@@ -522,7 +537,7 @@ class CloudflareClient:
         none, reference 3.6). Unknown IPs come back in `failed`."""
         if isinstance(ips, str):
             raise TypeError("batch_delete takes a sequence of IPs, not one string")
-        canonical = _check_batch([canonical_ip(ip) for ip in ips])
+        canonical = _check_batch([_canonical(ip) for ip in ips])
         if not canonical:
             return BatchResult()
         path = self._mappings_path(zone_id, "batch")
@@ -533,27 +548,33 @@ class CloudflareClient:
             result = self._unwrap_v1(envelope, path, dict)
         else:
             result = self._result(envelope, path, dict)
-        succeeded: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        seen: set[Any] = set()
-        for key, target in (("succeeded", succeeded), ("failed", failed)):
+        succeeded: list[str] = []
+        failed: list[ItemFailure] = []
+        seen: set[str] = set()
+        for key in ("succeeded", "failed"):
             raw_items = result.get(key)
             for raw in raw_items if isinstance(raw_items, list) else []:
                 if not isinstance(raw, dict):
                     continue
-                item = {k: v for k, v in self._entry(raw).items() if k != "modified_on" or v is not None}
-                if key == "failed":
-                    item = {k: v for k, v in item.items() if v is not None}
-                    error = raw.get("error")
-                    item["error"] = self._scrub(str(error)) if error else "failed without an error message"
-                seen.add(item["origin_ip"])
-                target.append(item)
+                try:
+                    ip = self._entry_ip(raw)
+                except ValueError:
+                    continue  # an item we cannot name: the IP it was for is reported as "not reported" below
+                if ip in seen:
+                    continue
+                seen.add(ip)
+                if key == "succeeded":
+                    succeeded.append(ip)
+                else:
+                    error, code = raw.get("error"), raw.get("code")
+                    message = self._scrub(str(error)) if error else "failed without an error message"
+                    failed.append(ItemFailure(ip, message, code if isinstance(code, int) else None))
         for ip in sent:
             if ip not in seen:
-                failed.append({"origin_ip": ip, "error": "not reported in the API response"})
+                failed.append(ItemFailure(ip, "not reported in the API response"))
         if failed:
             logger.info("Cloudflare batch %s: %d succeeded, %d failed", path, len(succeeded), len(failed))
-        return BatchResult(succeeded=succeeded, failed=failed)
+        return BatchResult(succeeded=tuple(succeeded), failed=tuple(failed))
 
     def supported_regions(self, zone_id: str) -> dict[str, set[str]]:
         """Vendor -> region names Cloudflare accepts for this zone.
@@ -585,17 +606,12 @@ class CloudflareClient:
         return regions
 
 
-def _mapping_item(item: Any) -> tuple[str, str, str]:
-    """(canonical ip, vendor, region) from a dict or a RegionMapping-like object."""
-    if isinstance(item, Mapping):
-        ip = item.get("origin_ip", item.get("ip"))
-        vendor, region = item.get("vendor"), item.get("region")
-    else:
-        ip = getattr(item, "origin_ip", getattr(item, "ip", None))
-        vendor, region = getattr(item, "vendor", None), getattr(item, "region", None)
-    if ip is None or not vendor or not region:
-        raise ValueError(f"batch item {item!r} needs origin_ip, vendor and region")
-    return canonical_ip(ip), str(vendor), str(region)
+def _canonical(ip: str) -> str:
+    """The IP if it is canonical; `InvalidIPError` otherwise (the wire never carries an IP we did not check)."""
+    canonical = canonical_ip(ip)
+    if canonical != ip:
+        raise InvalidIPError(ip, f"not in canonical form (expected {canonical!r})")
+    return canonical
 
 
 def _check_batch(ips: Iterable[str]) -> list[str]:

@@ -42,7 +42,6 @@ BUDGET_ENV = "ORIGIN_REGION_AGENT_TIME_BUDGET_S"  # wall-clock seconds the platf
 MARGIN_ENV = "ORIGIN_REGION_AGENT_SAFETY_MARGIN_S"  # kept free at the end: apply in flight, summary, metrics push
 LOG_FORMAT_ENV = "ORIGIN_REGION_AGENT_LOG_FORMAT"
 DEFAULT_MARGIN_S = 20.0
-SUMMARY_VERSION = 1
 
 
 def safety_margin(env: Mapping[str, str], default: float = DEFAULT_MARGIN_S) -> float:
@@ -117,22 +116,13 @@ def _now_iso() -> str:
 
 
 def error_summary(message: str, *, exit_code: int, started_at: str | None = None, duration_s: float = 0.0) -> dict:
-    """A schema-1 summary for a run that never started (bad config, unreadable secret)."""
-    return {
-        "version": SUMMARY_VERSION,
-        "started_at": started_at or _now_iso(),
-        "finished_at": _now_iso(),
-        "duration_s": round(duration_s, 3),
-        "dry_run": None,
-        "policy": None,
-        "discovery": {},
-        "zones": [],
-        "totals": {},
-        "skipped": [],
-        "error": message,
-        "errors": [message],
-        "exit_code": exit_code,
-    }
+    """A schema-1 summary for a run that never started (bad config, unreadable secret), by the one summary function."""
+    from agent.report.summary import RunOutcome
+
+    started = datetime.fromisoformat(started_at.replace("Z", "+00:00")) if started_at else None
+    return RunOutcome.failed_before_start(
+        message, exit_code=exit_code, started_at=started, duration_s=duration_s
+    ).to_dict()
 
 
 def _materialise_config(config: Any) -> tuple[str | None, Path | None]:

@@ -20,9 +20,10 @@ listed in `over_cap`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.match import Desired
+from agent.models import Action, Change, RegionMapping
 from agent.plan.policy import Policy
 
 __all__ = ["ZONE_MAPPING_CAP", "Change", "Plan", "calculate"]
@@ -31,41 +32,29 @@ ZONE_MAPPING_CAP = 3500
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One planned write. `old_*` are set for updates and deletes."""
-
-    action: str  # "create" | "update" | "delete"
-    ip: str
-    vendor: str
-    region: str
-    old_vendor: str = ""
-    old_region: str = ""
-    source: str = ""
-
-
-@dataclass
 class Plan:
-    """What a zone needs, already filtered by the policy."""
+    """What a zone needs, already filtered by the policy. Immutable: what is shown is what is applied."""
 
-    creates: list[Change] = field(default_factory=list)
-    updates: list[Change] = field(default_factory=list)
-    deletes: list[Change] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    unsupported: list[Desired] = field(default_factory=list)
-    drift: list[Change] = field(default_factory=list)  # updates the policy withheld
-    stale: list[str] = field(default_factory=list)  # mappings of non-origins the policy (or incompleteness) kept
-    over_cap: list[Change] = field(default_factory=list)
+    creates: tuple[Change, ...] = ()
+    updates: tuple[Change, ...] = ()
+    deletes: tuple[Change, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    unsupported: tuple[Desired, ...] = ()
+    drift: tuple[Change, ...] = ()  # updates the policy withheld
+    stale: tuple[str, ...] = ()  # mappings of non-origins the policy (or incompleteness) kept
+    over_cap: tuple[Change, ...] = ()  # creates beyond the zone cap
 
     @property
-    def changes(self) -> list[Change]:
-        return [*self.deletes, *self.creates, *self.updates]
+    def changes(self) -> tuple[Change, ...]:
+        """Every change in the order it is applied: deletes first (they free room under the cap), creates, updates."""
+        return (*self.deletes, *self.creates, *self.updates)
 
     def __len__(self) -> int:
         return len(self.creates) + len(self.updates) + len(self.deletes)
 
 
 def calculate(
-    current: Mapping[str, tuple[str, str]],
+    current: Mapping[str, RegionMapping],
     desired: Mapping[str, Desired],
     *,
     origin_ips: set[str] | frozenset[str] | Mapping[str, object],
@@ -74,44 +63,56 @@ def calculate(
     complete: bool,
     cap: int = ZONE_MAPPING_CAP,
 ) -> Plan:
-    """Diff `current` (ip -> (vendor, region)) against `desired`; see the module docstring.
+    """Diff `current` (ip -> mapping) against `desired`; see the module docstring.
 
     `supported` is None when the zone's supported regions are unknown: then nothing is classed unsupported and the
     API's own validation (1157) reports per item.
     """
-    plan = Plan()
+    creates: list[Change] = []
+    updates: list[Change] = []
+    deletes: list[Change] = []
+    unchanged: list[str] = []
+    unsupported: list[Desired] = []
+    drift: list[Change] = []
+    stale: list[str] = []
 
     def is_supported(d: Desired) -> bool:
-        return supported is None or d.region in supported.get(d.vendor, ())
+        return supported is None or d.region in supported.get(d.vendor.value, ())
 
     for ip, want in sorted(desired.items()):
         source = ",".join(want.sources)
         have = current.get(ip)
-        if have == (want.vendor, want.region):
-            plan.unchanged.append(ip)
+        new = RegionMapping(ip, want.vendor, want.region)
+        if have is not None and have.placement == new.placement:
+            unchanged.append(ip)
         elif not is_supported(want):
             if have is None or policy.update:
-                plan.unsupported.append(want)
+                unsupported.append(want)
             else:
-                plan.drift.append(Change("update", ip, want.vendor, want.region, *have, source=source))
+                drift.append(Change(Action.UPDATE, new, have, source, want.confidence))
         elif have is None:
-            plan.creates.append(Change("create", ip, want.vendor, want.region, source=source))
+            creates.append(Change(Action.CREATE, new, None, source, want.confidence))
         elif policy.update:
-            plan.updates.append(Change("update", ip, want.vendor, want.region, *have, source=source))
+            updates.append(Change(Action.UPDATE, new, have, source, want.confidence))
         else:
-            plan.drift.append(Change("update", ip, want.vendor, want.region, *have, source=source))
+            drift.append(Change(Action.UPDATE, new, have, source, want.confidence))
 
-    for ip, (vendor, region) in sorted(current.items()):
+    for ip, have in sorted(current.items()):
         if ip in origin_ips:
             continue
         if policy.delete and complete:
-            plan.deletes.append(Change("delete", ip, vendor, region, vendor, region))
+            deletes.append(Change(Action.DELETE, None, have))
         else:
-            plan.stale.append(ip)
+            stale.append(ip)
 
-    room = cap - (len(current) - len(plan.deletes))
-    if len(plan.creates) > room:
-        keep = max(room, 0)
-        plan.over_cap = plan.creates[keep:]
-        plan.creates = plan.creates[:keep]
-    return plan
+    room = max(cap - (len(current) - len(deletes)), 0)
+    return Plan(
+        creates=tuple(creates[:room]),
+        updates=tuple(updates),
+        deletes=tuple(deletes),
+        unchanged=tuple(unchanged),
+        unsupported=tuple(unsupported),
+        drift=tuple(drift),
+        stale=tuple(stale),
+        over_cap=tuple(creates[room:]),
+    )

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agent.cloudflare import BATCH_LIMIT, ApiFamily, CloudflareClient, CloudflareCredentials, RateLimiter
+from agent.models import RegionMapping, Vendor
 from agent.sandbox.cloudflare import FakeCloudflare
 
 TOKEN = "bench-token"
@@ -29,7 +30,7 @@ REGIONS = [("aws", "us-east-1"), ("aws", "eu-west-1"), ("gcp", "us-central1"), (
            ("oci", "us-ashburn-1")]  # fmt: skip
 
 
-def desired() -> list[dict[str, str]]:
+def desired() -> list[RegionMapping]:
     """3,500 distinct origins: 3,000 IPv4 and 500 IPv6, spread over the four vendors."""
     items = []
     for i in range(MAPPINGS):
@@ -38,7 +39,7 @@ def desired() -> list[dict[str, str]]:
         else:
             ip = str(ipaddress.IPv6Address("2001:db8::") + (i << 16))
         vendor, region = REGIONS[i % len(REGIONS)]
-        items.append({"origin_ip": ip, "vendor": vendor, "region": region})
+        items.append(RegionMapping(ip, Vendor(vendor), region))
     return items
 
 

@@ -20,7 +20,7 @@ from agent.cloudflare import (
     ZoneNotFound,
 )
 from agent.ip import InvalidIPError
-from agent.models import RegionMapping
+from agent.models import RegionMapping, Vendor
 from agent.sandbox.cloudflare import FakeCloudflare
 
 
@@ -99,19 +99,15 @@ def test_upsert_get_delete_round_trip(
 ) -> None:
     """upsert creates then replaces; get reads it back normalised; delete removes it; get then is MappingNotFound."""
     created = client.upsert_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")
-    assert created["origin_ip"] == "192.0.2.1"
-    assert (created["vendor"], created["region"]) == ("aws", "us-east-1")
-    assert created["modified_on"]
+    assert created == RegionMapping("192.0.2.1", Vendor.AWS, "us-east-1")
+    assert created.modified_on
     replaced = client.upsert_mapping(zone_id, "192.0.2.1", "aws", "us-west-2")
-    assert replaced["region"] == "us-west-2"
+    assert replaced.region == "us-west-2"
     assert fake.mappings(zone_id) == {"192.0.2.1": ("aws", "us-west-2")}
     got = client.get_mapping(zone_id, "192.0.2.1")
-    assert set(got) == {"origin_ip", "vendor", "region", "modified_on"}
-    assert (got["origin_ip"], got["vendor"], got["region"]) == ("192.0.2.1", "aws", "us-west-2")
-    deleted = client.delete_mapping(zone_id, "192.0.2.1")
-    assert deleted["origin_ip"] == "192.0.2.1"
-    if family is ApiFamily.V1:  # v1 answers the removed entry, v2 only its IP
-        assert deleted["region"] == "us-west-2"
+    assert isinstance(got, RegionMapping) and got.modified_on
+    assert (got.ip, got.vendor, got.region) == ("192.0.2.1", Vendor.AWS, "us-west-2")
+    assert client.delete_mapping(zone_id, "192.0.2.1") == "192.0.2.1"
     assert fake.mappings(zone_id) == {}
     with pytest.raises(MappingNotFound):
         client.get_mapping(zone_id, "192.0.2.1")
@@ -129,8 +125,7 @@ def test_upsert_v1_returns_only_the_entry(
     fake.set_mapping(zone_id, "192.0.2.7", "gcp", "us-central1")
     client = make_client(ApiFamily.V1)
     entry = client.upsert_mapping(zone_id, "2001:db8::5", "aws", "us-east-1")
-    assert entry["origin_ip"] == "2001:db8::5"
-    assert entry["region"] == "us-east-1"
+    assert entry == RegionMapping("2001:db8::5", Vendor.AWS, "us-east-1")
     body = fake.requests[-1].body
     assert body == {"ip": "2001:db8::5", "vendor": "aws", "region": "us-east-1"}
 
@@ -141,7 +136,7 @@ def test_create_mapping_v1_and_conflict(
     """v1 create POSTs {ip, vendor, region}; creating the same IP again is MappingExists."""
     client = make_client(ApiFamily.V1)
     entry = client.create_mapping(zone_id, "192.0.2.1", "gcp", "europe-west1")
-    assert (entry["origin_ip"], entry["vendor"], entry["region"]) == ("192.0.2.1", "gcp", "europe-west1")
+    assert entry == RegionMapping("192.0.2.1", Vendor.GCP, "europe-west1")
     assert fake.requests[-1].method == "POST"
     with pytest.raises(MappingExists) as info:
         client.create_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")
@@ -178,15 +173,15 @@ def test_batch_upsert_merges_and_reports_failures(
     """A batch upsert applies the valid items, reports the invalid one in `failed`, and leaves other IPs alone."""
     fake.set_mapping(zone_id, "203.0.113.9", "oci", "us-ashburn-1")
     items = [
-        {"origin_ip": "192.0.2.1", "vendor": "aws", "region": "us-east-1"},
-        RegionMapping(ip="2001:db8::1", vendor="gcp", region="us-central1"),
-        {"origin_ip": "192.0.2.2", "vendor": "aws", "region": "atlantis-1"},
+        RegionMapping("192.0.2.1", Vendor.AWS, "us-east-1"),
+        RegionMapping(ip="2001:db8::1", vendor=Vendor.GCP, region="us-central1"),
+        RegionMapping("192.0.2.2", Vendor.AWS, "atlantis-1"),
     ]
     result = client.batch_upsert(zone_id, items)
     assert isinstance(result, BatchResult)
-    assert sorted(i["origin_ip"] for i in result.succeeded) == ["192.0.2.1", "2001:db8::1"]
-    assert [i["origin_ip"] for i in result.failed] == ["192.0.2.2"]
-    assert result.failed[0]["error"]
+    assert sorted(result.succeeded) == ["192.0.2.1", "2001:db8::1"]
+    assert [i.ip for i in result.failed] == ["192.0.2.2"]
+    assert result.failed[0].message
     assert not result.ok
     assert fake.mappings(zone_id) == {
         "203.0.113.9": ("oci", "us-ashburn-1"),
@@ -206,9 +201,9 @@ def test_batch_delete_sends_the_ip_array(
     """batch_delete sends a JSON array of canonical IPs; unknown IPs come back failed, known ones succeeded."""
     fake.set_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")
     fake.set_mapping(zone_id, "2001:db8::1", "gcp", "us-central1")
-    result = client.batch_delete(zone_id, ["192.0.2.1", "2001:DB8::1", "192.0.2.99"])
-    assert sorted(i["origin_ip"] for i in result.succeeded) == ["192.0.2.1", "2001:db8::1"]
-    assert [i["origin_ip"] for i in result.failed] == ["192.0.2.99"]
+    result = client.batch_delete(zone_id, ["192.0.2.1", "2001:db8::1", "192.0.2.99"])
+    assert sorted(result.succeeded) == ["192.0.2.1", "2001:db8::1"]
+    assert [i.ip for i in result.failed] == ["192.0.2.99"]
     assert fake.mappings(zone_id) == {}
     assert fake.requests[-1].method == "DELETE"
     assert fake.requests[-1].body == ["192.0.2.1", "2001:db8::1", "192.0.2.99"]
@@ -217,17 +212,17 @@ def test_batch_delete_sends_the_ip_array(
 def test_batch_limits_are_checked_client_side(client: CloudflareClient, fake: FakeCloudflare, zone_id: str) -> None:
     """More than 100 items, or one IP twice, is a ValueError before any request; an empty batch sends nothing."""
     fake.clear_requests()
-    items = [{"origin_ip": ipv4(i), "vendor": "aws", "region": "us-east-1"} for i in range(101)]
+    items = [RegionMapping(ipv4(i), Vendor.AWS, "us-east-1") for i in range(101)]
     with pytest.raises(ValueError, match="at most 100"):
         client.batch_upsert(zone_id, items)
     with pytest.raises(ValueError, match="at most 100"):
         client.batch_delete(zone_id, [ipv4(i) for i in range(101)])
     with pytest.raises(ValueError, match="twice"):
-        client.batch_upsert(zone_id, [items[0], {**items[0], "origin_ip": items[0]["origin_ip"]}])
+        client.batch_upsert(zone_id, [items[0], RegionMapping(items[0].ip, Vendor.GCP, "us-central1")])
     with pytest.raises(ValueError, match="twice"):
+        client.batch_delete(zone_id, ["2001:db8::1", "2001:db8::1"])
+    with pytest.raises(InvalidIPError, match="canonical"):  # IPs are made canonical where they enter, not here
         client.batch_delete(zone_id, ["2001:db8::1", "2001:DB8:0::1"])
-    with pytest.raises(ValueError, match="needs origin_ip"):
-        client.batch_upsert(zone_id, [{"origin_ip": "192.0.2.1", "vendor": "aws"}])
     assert client.batch_upsert(zone_id, []) == BatchResult()
     assert client.batch_delete(zone_id, []) == BatchResult()
     assert fake.requests == []
@@ -235,11 +230,11 @@ def test_batch_limits_are_checked_client_side(client: CloudflareClient, fake: Fa
 
 def test_batch_of_exactly_100(client: CloudflareClient, fake: FakeCloudflare, zone_id: str) -> None:
     """100 items (the documented maximum) go out in one request."""
-    items = [{"origin_ip": ipv4(i), "vendor": "aws", "region": "us-east-1"} for i in range(100)]
+    items = [RegionMapping(ipv4(i), Vendor.AWS, "us-east-1") for i in range(100)]
     fake.clear_requests()
     result = client.batch_upsert(zone_id, items)
     assert len(result.succeeded) == 100
-    assert result.failed == []
+    assert result.failed == ()
     assert len(fake.requests) == 1
     assert len(fake.mappings(zone_id)) == 100
 
@@ -256,9 +251,9 @@ def test_list_mappings_reads_every_page(
         fake.set_mapping(zone_id, ipv4(i), "aws", "us-east-1")
     fake.clear_requests()
     mappings = client.list_mappings(zone_id)
-    assert sorted(m["origin_ip"] for m in mappings) == sorted(ipv4(i) for i in range(count))
-    assert all(set(m) == {"origin_ip", "vendor", "region", "modified_on"} for m in mappings)
-    assert all((m["vendor"], m["region"]) == ("aws", "us-east-1") for m in mappings)
+    assert sorted(m.ip for m in mappings) == sorted(ipv4(i) for i in range(count))
+    assert all(isinstance(m, RegionMapping) and m.modified_on for m in mappings)
+    assert all(m.placement == ("aws", "us-east-1") for m in mappings)
     expected_requests = max(1, -(-count // 100)) if family is ApiFamily.V2 else 1
     assert len(fake.requests) == expected_requests
     if family is ApiFamily.V2:
@@ -292,15 +287,15 @@ def test_ipv6_and_ipv4_are_canonical_in_paths_and_bodies(
     }
     for raw, canonical in spellings.items():
         entry = client.upsert_mapping(zone_id, raw, "aws", "us-east-1")
-        assert entry["origin_ip"] == canonical
+        assert entry.ip == canonical
         body = fake.requests[-1].body
         assert body["origin_ip" if family is ApiFamily.V2 else "ip"] == canonical
         fake.clear_requests()
         client.get_mapping(zone_id, raw.upper())
         assert unquote(fake.requests[-1].path).endswith("/" + canonical)
     assert set(fake.mappings(zone_id)) == set(spellings.values())
-    result = client.batch_upsert(zone_id, [{"origin_ip": "2001:DB8::00FF", "vendor": "gcp", "region": "us-central1"}])
-    assert result.succeeded[0]["origin_ip"] == "2001:db8::ff"
+    result = client.batch_upsert(zone_id, [RegionMapping("2001:db8::ff", Vendor.GCP, "us-central1")])
+    assert result.succeeded == ("2001:db8::ff",)
     assert json.dumps(fake.requests[-1].body).count("2001:db8::ff") == 1
 
 
@@ -314,7 +309,7 @@ def test_invalid_ips_are_rejected_before_any_request(
         lambda: client.get_mapping(zone_id, bad),
         lambda: client.upsert_mapping(zone_id, bad, "aws", "us-east-1"),
         lambda: client.delete_mapping(zone_id, bad),
-        lambda: client.batch_upsert(zone_id, [{"origin_ip": bad, "vendor": "aws", "region": "us-east-1"}]),
+        lambda: client.batch_upsert(zone_id, [RegionMapping(bad, Vendor.AWS, "us-east-1")]),
         lambda: client.batch_delete(zone_id, ["192.0.2.1", bad]),
     ]
     if family is ApiFamily.V1:

@@ -25,6 +25,7 @@ from agent.cloudflare import (
 )
 from agent.cloudflare.errors import error_from_envelope
 from agent.errors import AgentError
+from agent.models import RegionMapping, Vendor
 from agent.sandbox.cloudflare import FakeCloudflare
 
 
@@ -89,9 +90,9 @@ def test_real_not_found_exists_region_and_limit_errors(
     with pytest.raises(ZoneMappingLimit) as limit:
         client.upsert_mapping(zone_id, ipv4(3), "aws", "us-east-1")
     assert limit.value.status == 403
-    assert client.upsert_mapping(zone_id, ipv4(0), "aws", "us-west-2")["region"] == "us-west-2"  # overwrite is fine
+    assert client.upsert_mapping(zone_id, ipv4(0), "aws", "us-west-2").region == "us-west-2"  # overwrite is fine
     with pytest.raises(ZoneMappingLimit):
-        client.batch_upsert(zone_id, [{"origin_ip": ipv4(9), "vendor": "aws", "region": "us-east-1"}])
+        client.batch_upsert(zone_id, [RegionMapping(ipv4(9), Vendor.AWS, "us-east-1")])
 
 
 def test_unknown_zone_is_zone_not_found(client: CloudflareClient, fake: FakeCloudflare) -> None:
@@ -125,7 +126,7 @@ def test_global_key_credentials_are_accepted(
     """Email + global key work; the fake sees the key scheme."""
     client = make_client(credentials=CloudflareCredentials(email=EMAIL, api_key=GLOBAL_KEY))
     client.upsert_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")
-    assert [m["origin_ip"] for m in client.list_mappings(zone_id)] == ["192.0.2.1"]
+    assert [m.ip for m in client.list_mappings(zone_id)] == ["192.0.2.1"]
     assert {r.auth for r in fake.requests} == {"key"}
 
 

@@ -26,6 +26,7 @@ from agent.cloudflare import (
     set_default_rate_limiter,
 )
 from agent.cloudflare.auth import CloudflareCredentials
+from agent.models import RegionMapping, Vendor
 from agent.sandbox.cloudflare import FakeCloudflare
 
 
@@ -133,8 +134,8 @@ def test_dropped_connection_is_retried(
     """A connection closed without a response is retried; the write then lands once."""
     client = make_client(family)
     fake.drop_next(1, match="/batch")
-    result = client.batch_upsert(zone_id, [{"origin_ip": "192.0.2.1", "vendor": "aws", "region": "us-east-1"}])
-    assert [i["origin_ip"] for i in result.succeeded] == ["192.0.2.1"]
+    result = client.batch_upsert(zone_id, [RegionMapping("192.0.2.1", Vendor.AWS, "us-east-1")])
+    assert result.succeeded == ("192.0.2.1",)
     assert [r.status for r in fake.requests] == [0, 200]
 
 
@@ -156,7 +157,7 @@ def test_v1_create_retried_after_a_lost_answer_reports_mapping_exists(
     """A create-only POST is retried after a dropped connection; if the IP exists by then, MappingExists says so."""
     client = make_client(ApiFamily.V1)
     fake.drop_next(1, match="POST")
-    assert client.create_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")["origin_ip"] == "192.0.2.1"
+    assert client.create_mapping(zone_id, "192.0.2.1", "aws", "us-east-1").ip == "192.0.2.1"
     assert [r.status for r in fake.requests] == [0, 200]
     with pytest.raises(MappingExists):
         client.create_mapping(zone_id, "192.0.2.1", "aws", "us-east-1")

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from agent.match import Desired
+from agent.models import Action, Confidence, RegionMapping, Vendor
 from agent.plan import POLICIES, calculate
 
 SUPPORTED = {"aws": {"us-east-1", "eu-west-1"}, "gcp": {"us-central1"}}
 
 
 def want(ip: str, vendor: str = "aws", region: str = "us-east-1") -> Desired:
-    return Desired(ip, vendor, region, ("test",), "account")
+    return Desired(ip, Vendor(vendor), region, ("test",), Confidence.ACCOUNT)
+
+
+def mappings(current: dict[str, tuple[str, str]]) -> dict[str, RegionMapping]:
+    return {ip: RegionMapping(ip, Vendor(v), r) for ip, (v, r) in current.items()}
 
 
 def plan_for(
@@ -25,7 +30,7 @@ def plan_for(
     cap: int = 3500,
 ):
     return calculate(
-        current,
+        mappings(current),
         {d.ip: d for d in desired},
         origin_ips=origins,
         supported=supported,
@@ -54,31 +59,28 @@ def test_policies(policy: str, creates: list, updates: list, deletes: list, drif
     assert [c.ip for c in plan.updates] == updates
     assert [c.ip for c in plan.deletes] == deletes
     assert [c.ip for c in plan.drift] == drift
-    assert plan.unchanged == ["192.0.2.3"]
+    assert plan.unchanged == ("192.0.2.3",)
     assert [d.ip for d in plan.unsupported] == ["192.0.2.4"]
 
 
 def test_sync_never_deletes_when_incomplete() -> None:
     """A partial picture (failed scope, incomplete origins) keeps every mapping."""
     plan = plan_for("sync", CURRENT, DESIRED, ORIGINS, complete=False)
-    assert plan.deletes == [] and plan.stale == ["192.0.2.9"]
+    assert plan.deletes == () and plan.stale == ("192.0.2.9",)
 
 
 def test_sync_never_deletes_origins_that_are_unmatched() -> None:
     """A mapping of an IP that is still an origin (but not in the inventory) is left alone."""
     plan = plan_for("sync", {"192.0.2.5": ("aws", "us-east-1")}, [], ORIGINS)
-    assert plan.deletes == [] and plan.stale == []
+    assert plan.deletes == () and plan.stale == ()
 
 
 def test_update_records_old_values() -> None:
     plan = plan_for("upsert", CURRENT, DESIRED, ORIGINS)
     (update,) = plan.updates
-    assert (update.old_vendor, update.old_region, update.vendor, update.region) == (
-        "aws",
-        "eu-west-1",
-        "aws",
-        "us-east-1",
-    )
+    assert update.action is Action.UPDATE and update.confidence is Confidence.ACCOUNT
+    assert update.old == RegionMapping("192.0.2.2", Vendor.AWS, "eu-west-1")
+    assert update.new == RegionMapping("192.0.2.2", Vendor.AWS, "us-east-1")
 
 
 def test_unknown_supported_regions_classifies_nothing_unsupported() -> None:
@@ -92,7 +94,7 @@ def test_zone_cap_counts_deletes_first() -> None:
     desired = [want(f"192.0.2.{i}") for i in range(1, 5)]
     origins = {d.ip for d in desired}
     plan = plan_for("sync", current, desired, origins, cap=6)
-    assert len(plan.deletes) == 5 and len(plan.creates) == 4 and plan.over_cap == []
+    assert len(plan.deletes) == 5 and len(plan.creates) == 4 and plan.over_cap == ()
     plan = plan_for("upsert", current, desired, origins, cap=6)
     assert len(plan.creates) == 1 and len(plan.over_cap) == 3
 
