@@ -32,6 +32,7 @@ CLOUD_MODULES = {
     "oci": "agent.sandbox.oci",
 }
 DEMO_TOKEN = "demo-token-not-a-secret"
+DEMO_ZONE_ID = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0"
 STATIC_ROWS = [
     ("203.0.113.10", "aws", "eu-west-1", "cmdb"),
     ("203.0.113.11", "gcp", "europe-west1", "cmdb"),
@@ -63,7 +64,7 @@ def build_demo(stack: contextlib.ExitStack, workdir: Path, clouds: list[str]) ->
     fake = FakeCloudflare(tokens=(DEMO_TOKEN,))
     base_url = fake.start()
     stack.callback(fake.stop)
-    zone_id = fake.add_zone("demo.example")
+    zone_id = fake.add_zone("demo.example", zone_id=DEMO_ZONE_ID)  # fixed: the demo's summary is reproducible
     started, notes = start_clouds(stack, clouds)
 
     inventory: dict[str, Any] = {}

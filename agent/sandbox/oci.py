@@ -42,6 +42,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
 import ssl
@@ -145,8 +146,13 @@ def _int_b64url(number: int) -> str:
     return _b64url(number.to_bytes((number.bit_length() + 7) // 8, "big"))
 
 
+_OCID_SEQUENCE = itertools.count(1)
+
+
 def _ocid(kind: str, realm_region: str = "") -> str:
-    return f"ocid1.{kind}.oc1.{realm_region}.aaaaaaaa{uuid.uuid4().hex}"
+    # Unique within a process and the same from one process to the next, so a demo run's summary is reproducible.
+    digest = hashlib.sha256(f"{kind}.{realm_region}.{next(_OCID_SEQUENCE)}".encode()).hexdigest()[:32]
+    return f"ocid1.{kind}.oc1.{realm_region}.aaaaaaaa{digest}"
 
 
 def _name(*attributes: tuple[Any, str]) -> x509.Name:
