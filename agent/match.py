@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from agent.models import CONFIDENCE_RANK, GLOBAL_REGION, CloudAddress, Confidence, Vendor
 
@@ -46,6 +47,8 @@ class Desired:
     sources: tuple[str, ...]
     confidence: Confidence
     disagreements: tuple[Candidate, ...] = ()
+    observed_at: datetime | None = None
+    """When the freshest record behind the claim was observed by an inventory engine; None: read live."""
 
 
 @dataclass
@@ -103,7 +106,16 @@ def match(records: Iterable[CloudAddress], origin_ips: Collection[str]) -> Match
             disagreements = tuple(
                 c for c in lower if (c.vendor, c.region) != (chosen.vendor, chosen.region) and c.region != GLOBAL_REGION
             )
+            behind = [r for r in best if (r.vendor, r.region) == (chosen.vendor, chosen.region)]
             result.desired[ip] = Desired(
-                ip, chosen.vendor, chosen.region, chosen.sources, chosen.confidence, disagreements
+                ip, chosen.vendor, chosen.region, chosen.sources, chosen.confidence, disagreements, _observed(behind)
             )
     return result
+
+
+def _observed(records: list[CloudAddress]) -> datetime | None:
+    """The evidence time of a claim: None when any record was read live, else the freshest engine observation."""
+    times = [r.observed_at for r in records]
+    if not times or any(t is None for t in times):
+        return None
+    return max(t for t in times if t is not None)

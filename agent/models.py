@@ -7,6 +7,7 @@ strings is equality of the addresses. Text keeps a million-record inventory smal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +70,8 @@ class CloudAddress:
     source: str = ""
     confidence: Confidence = Confidence.ACCOUNT
     details: tuple[tuple[str, str], ...] = ()  # vendor extras, e.g. (("network_border_group", "us-west-2-lax-1"),)
+    observed_at: datetime | None = None
+    """UTC time an inventory engine observed the resource (AWS Config capture time…); None: read live just now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -343,8 +343,11 @@ def _plan(
                 collector.close()
     matched = match(discovery.records, union)
     complete = discovery.complete
+    # The inventory is as old as its oldest engine observation (live records have none): see agent/plan/plan.py.
+    evidence = min((r.observed_at for r in discovery.records if r.observed_at is not None), default=None)
     planned = tuple(
-        _plan_zone(client, zone, matched, policy, complete) if zone.error is None else zone for zone in zones
+        _plan_zone(client, zone, matched, policy, complete, evidence) if zone.error is None else zone
+        for zone in zones
     )
     return replace(outcome, discovery=DiscoveryOutcome.of(discovery), zones=planned)
 
@@ -458,7 +461,12 @@ def _collect_origins(
 
 
 def _plan_zone(
-    client: CloudflareClient, zone: ZoneOutcome, matched: MatchResult, policy: Any, discovery_complete: bool
+    client: CloudflareClient,
+    zone: ZoneOutcome,
+    matched: MatchResult,
+    policy: Any,
+    discovery_complete: bool,
+    evidence_time: datetime | None = None,
 ) -> ZoneOutcome:
     origin_ips = zone.origin_ips
     zone_match = ZoneMatch.of(matched, origin_ips)
@@ -478,7 +486,15 @@ def _plan_zone(
     except CloudflareError as exc:
         return replace(zone, error=f"current mappings could not be read: {exc}")
     complete = discovery_complete and zone.complete
-    plan = calculate(current, desired, origin_ips=origin_ips, supported=supported, policy=policy, complete=complete)
+    plan = calculate(
+        current,
+        desired,
+        origin_ips=origin_ips,
+        supported=supported,
+        policy=policy,
+        complete=complete,
+        evidence_time=evidence_time,
+    )
     return replace(
         zone,
         complete=complete,

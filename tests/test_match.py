@@ -90,3 +90,15 @@ def test_merged_sources_and_feed_disagreement_are_kept() -> None:
 def test_feed_only_match_has_feed_confidence() -> None:
     result = match([addr("192.0.2.1", source="ranges", confidence=Confidence.FEED)], ["192.0.2.1"])
     assert result.desired["192.0.2.1"].confidence == "feed"
+
+
+def test_evidence_time_is_the_freshest_engine_observation_or_live() -> None:
+    from datetime import UTC, datetime
+
+    early, late = datetime(2026, 3, 1, 11, tzinfo=UTC), datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+    def seen(resource: str, at: datetime | None) -> CloudAddress:
+        return CloudAddress("192.0.2.1", Vendor.AWS, "us-east-1", "1", resource, source="aws", observed_at=at)
+
+    assert match([seen("a", early), seen("b", late)], {"192.0.2.1"}).desired["192.0.2.1"].observed_at == late
+    assert match([seen("a", early), seen("b", None)], {"192.0.2.1"}).desired["192.0.2.1"].observed_at is None

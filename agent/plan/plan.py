@@ -12,6 +12,12 @@ Decision table (per IP):
 | present        | origin, but unmatched/ambiguous | -         | untouched   | untouched       | untouched       |
 | present        | not an origin of the zone       | -         | untouched   | untouched       | delete if complete |
 
+Freshness: inventory engines (AWS Config, Cloud Asset Inventory…) lag the control plane. A change whose evidence
+(`Desired.observed_at`, the freshest engine observation behind the claim) is older than the mapping's own
+`modified_on` is withheld into `outdated`: someone wrote the mapping after the engine last looked. Likewise a delete
+is withheld when the mapping changed after `evidence_time`, the oldest engine observation of the run's inventory.
+Live API records carry no observation time and are never withheld.
+
 "complete" means every collector scope succeeded and the zone's origins were listed completely: a partial picture
 never deletes. New mappings beyond the zone cap (3,500 by default, after this plan's deletes) are not planned; they are
 listed in `over_cap`.
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agent.match import Desired
 from agent.models import Action, Change, RegionMapping
@@ -43,6 +50,7 @@ class Plan:
     drift: tuple[Change, ...] = ()  # updates the policy withheld
     stale: tuple[str, ...] = ()  # mappings of non-origins the policy (or incompleteness) kept
     over_cap: tuple[Change, ...] = ()  # creates beyond the zone cap
+    outdated: tuple[Change, ...] = ()  # updates/deletes withheld: the engine evidence predates the mapping
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -62,6 +70,7 @@ def calculate(
     policy: Policy,
     complete: bool,
     cap: int = ZONE_MAPPING_CAP,
+    evidence_time: datetime | None = None,
 ) -> Plan:
     """Diff `current` (ip -> mapping) against `desired`; see the module docstring.
 
@@ -75,6 +84,7 @@ def calculate(
     unsupported: list[Desired] = []
     drift: list[Change] = []
     stale: list[str] = []
+    outdated: list[Change] = []
 
     def is_supported(d: Desired) -> bool:
         return supported is None or d.region in supported.get(d.vendor.value, ())
@@ -92,6 +102,8 @@ def calculate(
                 drift.append(Change(Action.UPDATE, new, have, source, want.confidence))
         elif have is None:
             creates.append(Change(Action.CREATE, new, None, source, want.confidence))
+        elif policy.update and _predates(want.observed_at, have):
+            outdated.append(Change(Action.UPDATE, new, have, source, want.confidence))
         elif policy.update:
             updates.append(Change(Action.UPDATE, new, have, source, want.confidence))
         else:
@@ -100,7 +112,9 @@ def calculate(
     for ip, have in sorted(current.items()):
         if ip in origin_ips:
             continue
-        if policy.delete and complete:
+        if policy.delete and complete and _predates(evidence_time, have):
+            outdated.append(Change(Action.DELETE, None, have))
+        elif policy.delete and complete:
             deletes.append(Change(Action.DELETE, None, have))
         else:
             stale.append(ip)
@@ -115,4 +129,21 @@ def calculate(
         drift=tuple(drift),
         stale=tuple(stale),
         over_cap=tuple(creates[room:]),
+        outdated=tuple(outdated),
     )
+
+
+def _predates(observed_at: datetime | None, have: RegionMapping) -> bool:
+    """True when engine evidence observed at `observed_at` is older than the mapping's last modification.
+
+    An unreadable `modified_on` counts as newer: the agent cannot prove its evidence is fresher.
+    """
+    if observed_at is None or have.modified_on is None:
+        return False
+    try:
+        modified = datetime.fromisoformat(have.modified_on)
+    except ValueError:
+        return True
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=UTC)
+    return observed_at < modified

@@ -11,7 +11,7 @@ from agent.collectors.runner import Discovery
 
 __all__ = ["render_inventory"]
 
-COLUMNS = ("ip", "vendor", "region", "account", "resource_id", "kind", "source", "confidence")
+COLUMNS = ("ip", "vendor", "region", "account", "resource_id", "kind", "source", "confidence", "observed_at")
 
 
 def _row(record: Any) -> dict[str, str]:
@@ -24,6 +24,8 @@ def _row(record: Any) -> dict[str, str]:
         "kind": record.kind,
         "source": record.source,
         "confidence": record.confidence.value,
+        # An inventory engine's observation time (ISO 8601, UTC); empty when the record was read live.
+        "observed_at": record.observed_at.isoformat() if record.observed_at else "",
     }
 
 

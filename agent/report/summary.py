@@ -258,6 +258,7 @@ def _zone_dict(zone: ZoneOutcome) -> dict[str, Any]:
         "conflicts": [c for c in changes if c["status"] == Outcome.CONFLICT.value],
         "drift": [_change_dict(c, Outcome.WITHHELD) for c in plan.drift],
         "stale": list(plan.stale),
+        "outdated": [_change_dict(c, Outcome.WITHHELD) for c in plan.outdated],
         "over_cap": [c.ip for c in plan.over_cap],
         "disagreements": [
             {

@@ -75,6 +75,11 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
                 f"  drift kept (policy {summary['policy']}): {item['ip']} is {item['old_vendor']}/"
                 f"{item['old_region']}, inventory says {item['vendor']}/{item['region']}"
             )
+        for item in zone.get("outdated", [])[:20]:
+            lines.append(
+                f"  withheld {item['action']}: {item['ip']}: the mapping changed after the inventory engine last "
+                "looked (its data is older than the mapping's modified_on)"
+            )
         for item in zone["disagreements"][:20]:
             feeds = "; ".join(f"{f['vendor']}/{f['region']}" for f in item["feed"])
             lines.append(

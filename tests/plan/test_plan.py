@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from agent.match import Desired
@@ -109,3 +111,58 @@ def test_match_and_plan_import_no_io() -> None:
         "'azure.mgmt', 'agent.cloudflare') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+# ---------------------------------------------------------------------- engine freshness (issue 16)
+
+ENGINE_SEEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def engine_want(ip: str, region: str, observed_at: datetime | None) -> Desired:
+    return Desired(ip, Vendor.AWS, region, ("aws:config",), Confidence.ACCOUNT, observed_at=observed_at)
+
+
+def dated(ip: str, region: str, modified_on: str | None) -> RegionMapping:
+    return RegionMapping(ip, Vendor.AWS, region, modified_on)
+
+
+@pytest.mark.parametrize(
+    ("observed_at", "modified_on", "updated"),
+    [
+        pytest.param(ENGINE_SEEN, "2026-03-01T12:30:00Z", False, id="engine-older-than-mapping-withheld"),
+        pytest.param(ENGINE_SEEN, "2026-03-01T11:30:00Z", True, id="engine-newer-than-mapping-corrects"),
+        pytest.param(None, "2026-03-01T12:30:00Z", True, id="live-record-corrects"),
+        pytest.param(ENGINE_SEEN, None, True, id="mapping-without-date-corrects"),
+        pytest.param(ENGINE_SEEN, "yesterday", False, id="unreadable-date-withheld"),
+    ],
+)
+def test_outdated_engine_evidence_never_corrects(observed_at, modified_on, updated) -> None:
+    current = {"192.0.2.2": dated("192.0.2.2", "eu-west-1", modified_on)}
+    desired = {"192.0.2.2": engine_want("192.0.2.2", "us-east-1", observed_at)}
+    plan = calculate(
+        current, desired, origin_ips={"192.0.2.2"}, supported=SUPPORTED, policy=POLICIES["sync"], complete=True
+    )
+    assert [c.ip for c in plan.updates] == (["192.0.2.2"] if updated else [])
+    assert [c.ip for c in plan.outdated] == ([] if updated else ["192.0.2.2"])
+    if not updated:
+        assert plan.outdated[0].action is Action.UPDATE and plan.outdated[0].old.region == "eu-west-1"
+
+
+def test_outdated_engine_evidence_never_deletes() -> None:
+    current = {
+        "192.0.2.8": dated("192.0.2.8", "us-east-1", "2026-03-01T12:30:00Z"),  # changed after the engine looked
+        "192.0.2.9": dated("192.0.2.9", "us-east-1", "2026-03-01T11:00:00Z"),
+    }
+    plan = calculate(
+        current,
+        {},
+        origin_ips=set(),
+        supported=SUPPORTED,
+        policy=POLICIES["sync"],
+        complete=True,
+        evidence_time=ENGINE_SEEN,
+    )
+    assert [c.ip for c in plan.deletes] == ["192.0.2.9"]
+    assert [(c.action, c.ip) for c in plan.outdated] == [(Action.DELETE, "192.0.2.8")]
+    live = calculate(current, {}, origin_ips=set(), supported=SUPPORTED, policy=POLICIES["sync"], complete=True)
+    assert [c.ip for c in live.deletes] == ["192.0.2.8", "192.0.2.9"] and not live.outdated
