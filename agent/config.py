@@ -10,17 +10,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator, model_validator
 
-from agent.collectors.aws.config import AwsConfig
-from agent.collectors.azure.config import AzureConfig
-from agent.collectors.gcp.config import GcpConfig
-from agent.collectors.oci.config import OciConfig
-from agent.collectors.ranges.config import RangesConfig
-from agent.collectors.static.config import StaticConfig
+from agent.collectors.base import SOURCES
 from agent.errors import ConfigError
 from agent.ip import InvalidIPError, canonical_ip
 from agent.schema import StrictModel
@@ -115,19 +110,24 @@ class ZoneSpec(StrictModel):
         return self.name or self.id or ""
 
 
-class InventoryConfig(StrictModel):
+class _Inventory(StrictModel):
     """One section per inventory source; a source runs when its section is present."""
 
-    static: StaticConfig | None = None
-    aws: AwsConfig | None = None
-    gcp: GcpConfig | None = None
-    azure: AzureConfig | None = None
-    oci: OciConfig | None = None
-    ranges: RangesConfig | None = None
-
     def configured(self) -> dict[str, Any]:
-        """Source name -> its config, for the configured sources only."""
+        """Source name -> its config, for the configured sources only, in registry order."""
         return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
+
+
+def _inventory_model() -> type[_Inventory]:
+    """The `inventory` section's model, one optional field per source of `agent.collectors.base.SOURCES`."""
+    fields: dict[str, Any] = {name: (source.config_class() | None, None) for name, source in SOURCES.items()}
+    return create_model("InventoryConfig", __base__=_Inventory, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:  # the checker sees the base (its `configured()`); pydantic validates the generated model
+    InventoryConfig = _Inventory
+else:
+    InventoryConfig = _inventory_model()
 
 
 class MetricsSettings(StrictModel):

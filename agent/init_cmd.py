@@ -18,6 +18,8 @@ from pathlib import Path
 
 import click
 
+from agent.collectors.base import SOURCES
+
 __all__ = ["Finding", "detect", "init_command", "render_config"]
 
 DEFAULT_OUTPUT = "origin-region-agent.yaml"
@@ -172,6 +174,12 @@ def detect(env: Mapping[str, str] | None = None) -> list[Finding]:
     return [f for f in found if f is not None]
 
 
+def _found(finding: Finding) -> str:
+    """The comment heading a found cloud's section: its title and extra come from the source registry."""
+    source = SOURCES[finding.source]
+    return f"  # {source.title}: found {', '.join(finding.evidence)}; needs {source.install_hint}"
+
+
 def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML scalar, whatever it contains
 
@@ -230,7 +238,7 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> st
     aws = by_source.get("aws")
     if aws:
         profile = aws.details.get("active") or _pick_profile(aws.names)
-        lines += [f"  # AWS: found {', '.join(aws.evidence)}.", "  aws:"]
+        lines += [_found(aws), "  aws:"]
         lines += _comment_list("profiles", aws.names)
         lines.append(
             f"    profile: {_yaml_str(profile)}" if profile else "    profile: null  # the default credential chain"
@@ -242,7 +250,7 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> st
         lines += ["  # AWS: no credentials found (~/.aws/config, ~/.aws/credentials, AWS_* variables).", "  # aws: {}"]
     gcp = by_source.get("gcp")
     if gcp:
-        lines += [f"  # Google Cloud: found {', '.join(gcp.evidence)}.", "  gcp:"]
+        lines += [_found(gcp), "  gcp:"]
         lines += _comment_list("projects", gcp.names)
         if gcp.names:
             lines.append(f"    projects: [{_yaml_str(gcp.names[0])}]")
@@ -256,14 +264,14 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> st
         ]
     azure = by_source.get("azure")
     if azure:
-        lines += [f"  # Azure: found {', '.join(azure.evidence)}.", "  azure:"]
+        lines += [_found(azure), "  azure:"]
         lines += _comment_list("enabled subscriptions", azure.names)
         lines.append("    subscriptions: []  # empty: every enabled subscription the login can see")
     else:
         lines += ["  # Azure: no Azure CLI login found (az login).", "  # azure: {}"]
     oci = by_source.get("oci")
     if oci:
-        lines += [f"  # OCI: found {', '.join(oci.evidence)}.", "  oci:"]
+        lines += [_found(oci), "  oci:"]
         lines += _comment_list("profiles", oci.names)
         lines += _comment_list("region", (oci.details["region"],) if "region" in oci.details else ())
         lines += [

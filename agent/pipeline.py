@@ -66,9 +66,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EXTRA_OF = {"aws": "aws", "gcp": "gcp", "azure": "azure", "oci": "oci"}
-
-
 def build_client(config: Config) -> CloudflareClient:
     """A Cloudflare client from the config (credentials were resolved from the environment by `load_config`)."""
     cf = config.cloudflare
@@ -111,18 +108,9 @@ def build_client(config: Config) -> CloudflareClient:
 
 
 def build_collectors(config: Config) -> list[Collector]:
-    """Import and build the configured sources only (cloud SDKs are heavy)."""
-    collectors = []
-    for source, section in config.inventory.configured().items():
-        try:
-            collectors.append(load_collector(source, section))
-        except ImportError as exc:
-            extra = EXTRA_OF.get(source, "all")
-            raise ConfigError(
-                f"inventory.{source} needs the {extra!r} extra: pip install 'origin-region-agent[{extra}]' "
-                f"({exc.name or exc} is not installed)"
-            ) from None
-    return collectors
+    """Import and build the configured sources only (cloud SDKs are heavy). A missing SDK is `MissingExtra`, a
+    `ConfigError` naming the pip extra (from the source registry, `agent.collectors.base.SOURCES`)."""
+    return [load_collector(source, section) for source, section in config.inventory.configured().items()]
 
 
 def discover(

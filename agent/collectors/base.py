@@ -18,11 +18,13 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agent.errors import ConfigError
 from agent.models import CloudAddress, Scope
 
-__all__ = ["COLLECTORS", "Collector", "load_collector"]
+__all__ = ["SOURCES", "Collector", "MissingExtra", "Source", "load_collector"]
 
 
 class Collector(ABC):
@@ -49,20 +51,93 @@ class Collector(ABC):
         """Release clients and sessions. Called once after the run."""
 
 
-# source name -> "module:Class". Modules are imported only when their source is configured.
-COLLECTORS: dict[str, str] = {
-    "static": "agent.collectors.static.collector:StaticCollector",
-    "aws": "agent.collectors.aws.collector:AwsCollector",
-    "gcp": "agent.collectors.gcp.collector:GcpCollector",
-    "azure": "agent.collectors.azure.collector:AzureCollector",
-    "oci": "agent.collectors.oci.collector:OciCollector",
-    "ranges": "agent.collectors.ranges.collector:RangesCollector",
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One inventory source, declared once: everything that needs to know the sources reads `SOURCES`.
+
+    `config_model` and `collector` are ``"module:Class"`` paths: the config model imports no SDK (it is loaded for
+    every config that is validated); the collector module imports the SDK and is loaded only when its section is
+    configured. `extra` is the pip extra that brings the SDK (None: nothing beyond the base install).
+    """
+
+    name: str
+    title: str
+    config_model: str
+    collector: str
+    extra: str | None = None
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'origin-region-agent[{self.extra}]'" if self.extra else "pip install origin-region-agent"
+
+    def config_class(self) -> type[Any]:
+        return _import(self.config_model)
+
+    def collector_class(self) -> type[Collector]:
+        return _import(self.collector)
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        Source(
+            "static",
+            "Static inventory",
+            "agent.collectors.static.config:StaticConfig",
+            "agent.collectors.static.collector:StaticCollector",
+        ),
+        Source(
+            "aws", "AWS", "agent.collectors.aws.config:AwsConfig", "agent.collectors.aws.collector:AwsCollector", "aws"
+        ),
+        Source(
+            "gcp",
+            "Google Cloud",
+            "agent.collectors.gcp.config:GcpConfig",
+            "agent.collectors.gcp.collector:GcpCollector",
+            "gcp",
+        ),
+        Source(
+            "azure",
+            "Azure",
+            "agent.collectors.azure.config:AzureConfig",
+            "agent.collectors.azure.collector:AzureCollector",
+            "azure",
+        ),
+        Source(
+            "oci", "OCI", "agent.collectors.oci.config:OciConfig", "agent.collectors.oci.collector:OciCollector", "oci"
+        ),
+        Source(
+            "ranges",
+            "Published IP-range feeds",
+            "agent.feeds.config:RangesConfig",
+            "agent.collectors.ranges.collector:RangesCollector",
+        ),
+    )
 }
+"""Every inventory source, in the order the config documents them. Add a source here and nowhere else."""
+
+
+class MissingExtra(ConfigError):
+    """A configured source whose SDK is not installed: names the extra that brings it."""
 
 
 def load_collector(source: str, config: Any) -> Collector:
-    """Import the collector for `source` and build it from its config section (``Cls.from_config(config)``)."""
-    module_name, _, class_name = COLLECTORS[source].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    collector: Collector = cls.from_config(config)
+    """Import the collector for `source` and build it from its config section (``Cls.from_config(config)``).
+
+    `MissingExtra` (a `ConfigError`) when the source's SDK is not installed, naming the pip extra to install.
+    """
+    spec = SOURCES[source]
+    try:
+        cls = spec.collector_class()
+    except ImportError as exc:
+        raise MissingExtra(
+            f"inventory.{source} needs the {spec.extra or 'base'!r} extra: {spec.install_hint} "
+            f"({exc.name or exc} is not installed)"
+        ) from None
+    collector: Collector = cls.from_config(config)  # type: ignore[attr-defined]
     return collector

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from agent.collectors.ranges.config import AzureDiscoveryConfig
+from agent.feeds.config import AzureDiscoveryConfig
 from agent.feeds.errors import FeedError
 from agent.feeds.fetch import Download, Downloader, NotModified
 

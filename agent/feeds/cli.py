@@ -125,7 +125,7 @@ def lookup(
     """
     from pydantic import ValidationError
 
-    from agent.collectors.ranges.config import RangesConfig
+    from agent.feeds.config import RangesConfig
     from agent.feeds.load import FeedLoader
 
     settings: dict[str, Any] = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.collectors.ranges.config import (
+from agent.feeds.config import (
     DEFAULT_FEED_URLS,
     FEED_FILENAMES,
     RangesConfig,

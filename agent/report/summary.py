@@ -255,7 +255,9 @@ def _zone_dict(zone: ZoneOutcome) -> dict[str, Any]:
         "failed": [
             {"ip": r.change.ip, "action": r.change.action.value, "error": r.error} for r in zone.failed_results()
         ],
-        "conflicts": [c for c in changes if c["status"] == Outcome.CONFLICT.value],
+        "conflicts": [
+            _change_dict(r.change, r.outcome, r.error) for r in zone.results or () if r.outcome is Outcome.CONFLICT
+        ],
         "drift": [_change_dict(c, Outcome.WITHHELD) for c in plan.drift],
         "stale": list(plan.stale),
         "outdated": [_change_dict(c, Outcome.WITHHELD) for c in plan.outdated],

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.models import Action
+
 __all__ = ["render_text"]
 
-_MARK = {"create": "+", "update": "~", "delete": "-"}
+_MARK = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -39,13 +41,14 @@ def render_text(summary: dict[str, Any], *, max_rows: int = 200) -> str:
         rows = []
         for change in zone["changes"][:max_rows]:
             region = change["region"]
-            if change.get("old_region") and change["action"] == "update":
+            action = Action(change["action"])
+            if change.get("old_region") and action is Action.UPDATE:
                 region = f"{change['old_vendor']}/{change['old_region']} -> {change['vendor']}/{change['region']}"
             else:
                 region = f"{change['vendor']}/{region}"
             rows.append(
                 [
-                    _MARK.get(change["action"], "?") + " " + change["action"],
+                    _MARK[action] + " " + action.value,
                     change["ip"],
                     region,
                     change.get("source", "")[:48],

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.collectors.base import Collector
-from agent.collectors.ranges.config import RangesConfig
 from agent.errors import ConfigError
+from agent.feeds.config import RangesConfig
 from agent.ip import canonical_ip
 from agent.models import CloudAddress, Confidence, Scope, Vendor
 
