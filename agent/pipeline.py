@@ -66,6 +66,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 def build_client(config: Config) -> CloudflareClient:
     """A Cloudflare client from the config (credentials were resolved from the environment by `load_config`)."""
     cf = config.cloudflare
