@@ -335,8 +335,7 @@ def _plan(
     # The inventory is as old as its oldest engine observation (live records have none): see agent/plan/plan.py.
     evidence = min((r.observed_at for r in discovery.records if r.observed_at is not None), default=None)
     planned = tuple(
-        _plan_zone(client, zone, matched, policy, complete, evidence) if zone.error is None else zone
-        for zone in zones
+        _plan_zone(client, zone, matched, policy, complete, evidence) if zone.error is None else zone for zone in zones
     )
     return replace(outcome, discovery=DiscoveryOutcome.of(discovery), zones=planned)
 
@@ -353,7 +352,7 @@ def _apply(
     outcome = check_guards(config, outcome)
     if outcome.refused:
         return outcome
-    if verify and not config.dry_run:
+    if verify:  # a dry run checks too: it reads only
         stale = _stale_zones(client, outcome.zones)
         if stale:
             return outcome.refuse(

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from agent.handlers.common import budget_from_env, execute, safety_margin
+from agent.handlers.common import budget_from_env, error_summary, execute, safety_margin
 
 __all__ = ["HTTP_FUNCTION_BUDGET_S", "STATUS_BY_EXIT_CODE", "http_function", "main", "run_job"]
 
@@ -53,10 +53,10 @@ def http_function(request: Any) -> tuple[str, int, dict[str, str]]:
         try:
             payload = request.get_json(force=True, silent=False)
         except Exception:
-            body = json.dumps({"error": "request body must be JSON", "exit_code": 2})
+            body = json.dumps(error_summary("request body must be JSON", exit_code=2))
             return body, 400, {"Content-Type": "application/json"}
     if payload is not None and not isinstance(payload, dict):
-        body = json.dumps({"error": "request body must be a JSON object", "exit_code": 2})
+        body = json.dumps(error_summary("request body must be a JSON object", exit_code=2))
         return body, 400, {"Content-Type": "application/json"}
     # An HTTP caller must not point the function at an arbitrary file or inline config: overrides only.
     payload = {k: v for k, v in (payload or {}).items() if k != "config"}

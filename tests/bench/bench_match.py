@@ -11,7 +11,7 @@ import resource
 import time
 
 from agent.match import match
-from agent.models import CloudAddress, Confidence, Vendor
+from agent.models import CloudAddress, Confidence, RegionMapping, Vendor
 from agent.plan import POLICIES, calculate
 
 RECORDS = 1_000_000
@@ -58,7 +58,9 @@ def main() -> None:
     ]
     zones = [set(origin_ips[z::ZONES]) for z in range(ZONES)]
     # Each zone already has half of its matched IPs mapped.
-    current = [{ip: ("aws", "us-east-1") for ip in list(zone)[: len(zone) // 2]} for zone in zones]
+    current = [
+        {ip: RegionMapping(ip, Vendor.AWS, "us-east-1") for ip in list(zone)[: len(zone) // 2]} for zone in zones
+    ]
 
     t1 = time.perf_counter()
     result = match(records, set(origin_ips))

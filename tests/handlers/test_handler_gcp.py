@@ -115,7 +115,8 @@ def test_http_function_rejects_bad_bodies(setup, cf, zone, client, body, status)
     """Malformed or invalid bodies are 400 with a JSON error and exit_code 2; nothing runs."""
     response = client.post("/", data=body, content_type="application/json")
     assert response.status_code == status
-    assert response.get_json()["exit_code"] == 2
+    answer = response.get_json()
+    assert answer["exit_code"] == 2 and answer["version"] == 1 and answer["errors"] == [answer["error"]]
     assert cf.mappings(zone) == {}
 
 

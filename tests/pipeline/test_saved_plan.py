@@ -213,3 +213,18 @@ def test_plan_file_is_documented_in_the_readme() -> None:
     section = readme.split("## Saved plans", 1)[1].split("\n## ", 1)[0]
     for key in ("format_version", "fingerprint", "api_family", "policy", "batch_size", "creates", "over_cap"):
         assert key in section, key
+
+
+def test_apply_dry_run_checks_and_writes_nothing(
+    cf: FakeCloudflare, zone: str, write_config: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    plan_file = make_plan(cf, zone, write_config, run_cli, tmp_path)
+    config = str(write_config(INVENTORY))
+    cf.clear_requests()
+    result = run_cli("apply", str(plan_file), "--config", config, "--dry-run", "--output", "json")
+    assert result.exit_code == 0 and writes(cf) == []
+    (z,) = result.summary["zones"]
+    assert {c["status"] for c in z["changes"]} == {"planned"} and z["created"] == 3
+    cf.set_mapping(zone, "192.0.2.1", "aws", "us-west-2")
+    stale = run_cli("apply", str(plan_file), "--config", config, "--dry-run", "--output", "json")
+    assert stale.exit_code == 3 and "192.0.2.1" in stale.summary["errors"][0]
