@@ -222,6 +222,7 @@ def plan(
             write_plan(out, outcome, base_url=config.cloudflare.base_url, batch_size=config.cloudflare.batch_size)
         except OSError as exc:
             _fail(f"--out {out}: cannot write the plan file ({exc.strerror or exc})")
+        click.echo(f"plan saved to {out} ({outcome.planned_changes} changes); apply it with: apply {out}", err=True)
     code = _finish(config, outcome, output, summary_file)
     if detailed_exitcode and code == EXIT_OK and outcome.planned_changes:
         code = EXIT_CHANGES

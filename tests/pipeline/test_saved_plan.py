@@ -228,3 +228,13 @@ def test_apply_dry_run_checks_and_writes_nothing(
     cf.set_mapping(zone, "192.0.2.1", "aws", "us-west-2")
     stale = run_cli("apply", str(plan_file), "--config", config, "--dry-run", "--output", "json")
     assert stale.exit_code == 3 and "192.0.2.1" in stale.summary["errors"][0]
+
+
+def test_an_unwritable_plan_file_is_a_clear_error(
+    cf: FakeCloudflare, zone: str, write_config: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    seed(cf, zone)
+    out = tmp_path / "no-such-dir" / "plan.json"
+    result = run_cli("plan", "--config", str(write_config(INVENTORY)), "--out", str(out), "--output", "none")
+    assert result.exit_code == 2 and "cannot write the plan file" in result.stderr
+    assert "Traceback" not in result.stderr and writes(cf) == []
