@@ -9,6 +9,16 @@ It speaks the real wire format to the unmodified Azure SDK:
   ``GET /subscriptions/{id}/providers/Microsoft.Network/publicIPAddresses`` (``public_ip_addresses.list_all``), with
   ``value`` + absolute ``nextLink`` paging built from the fake's own scheme, host and port.
 
+Azure Resource Graph: ``POST /providers/Microsoft.ResourceGraph/resources`` (``ResourceGraphClient.resources``) over
+the same seed: ``subscriptions`` / ``managementGroups`` / tenant scope, ``options.$top`` (1-1000, enforced),
+``$skipToken`` paging (bound to its query and scope), ``objectArray`` and ``table`` formats, ``resultTruncated`` as
+a string, rows filtered by the caller's RBAC (resources the principal cannot read are silently absent, as in the real
+service), and the per-user quota (default 15 queries per 5 s window) reported on every answer in
+``x-ms-user-quota-remaining`` / ``x-ms-user-quota-resets-after`` and enforced with 429 ``RateLimiting``. It runs no
+KQL: it answers the two queries the collector sends (`PUBLIC_IP_QUERY`, `SUBSCRIPTION_QUERY`, kept here as the fake's
+own copies so that a changed query fails the tests) and refuses any other with 400 ``InvalidQuery``. Faults:
+`arg_truncate`, `arg_subscription_limit_hit`. The texts of 429 and 403 messages are illustrative (unconfirmed).
+
 What it enforces, like the real service: an ``api-version`` query parameter; a bearer token that this fake's AAD
 issued for an ARM audience (401 ``AuthenticationFailed`` / ``InvalidAuthenticationToken`` otherwise); role
 assignments (a subscription is listed only to principals with a role on it, and reading public IPs needs an action
@@ -40,12 +50,31 @@ from socket import socket
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from agent.clock import SYSTEM_CLOCK, Clock
 from agent.sandbox.server import serve_in_background, stop_serving
 
 __all__ = ["READER", "FakeAzure", "PublicIpSpec", "RecordedRequest", "start_demo"]
 
 READER: tuple[str, ...] = ("*/read",)
 """The actions of the built-in Reader role."""
+
+ARG_API_VERSIONS = frozenset({"2019-04-01", "2020-04-01-preview", "2021-03-01", "2021-06-01-preview", "2022-10-01"})
+"""Resource Graph api-versions the fake accepts (8.0.1 of the SDK sends 2021-03-01)."""
+
+SUBSCRIPTION_QUERY = (
+    "ResourceContainers | where type =~ 'microsoft.resources/subscriptions' "
+    "| project subscriptionId, name, state = tostring(properties.state) | order by subscriptionId asc"
+)
+PUBLIC_IP_QUERY = (
+    "Resources | where type =~ 'microsoft.network/publicipaddresses' | where isnotempty(properties.ipAddress) "
+    "| project id, subscriptionId, location, ipAddress = tostring(properties.ipAddress), "
+    "ipVersion = tostring(properties.publicIPAddressVersion), "
+    "allocation = tostring(properties.publicIPAllocationMethod), skuName = tostring(sku.name), "
+    "skuTier = tostring(sku.tier), zones = strcat_array(zones, ','), edgeZone = tostring(extendedLocation.name), "
+    "attachedTo = coalesce(tostring(properties.ipConfiguration.id), tostring(properties.natGateway.id)) "
+    "| order by id asc"
+)
+_PUBLIC_IP_READ = "Microsoft.Network/publicIPAddresses/read"
 
 _ARM_AUDIENCES = ("https://management.azure.com/", "https://management.core.windows.net/")
 _TOKEN_LIFETIME = 3599
@@ -108,21 +137,54 @@ class PublicIpSpec:
     dns_label: str | None = None
 
 
+@dataclass(slots=True)
+class _ManagementGroup:
+    group_id: str
+    subscriptions: tuple[str, ...]  # lower-case ids
+    children: tuple[str, ...] = ()  # child management group ids
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # inherited by everything below
+
+
 class _ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.details = details
 
 
 class FakeAzure:
     """ARM + AAD on 127.0.0.1 (ephemeral port). Thread-safe; use as a context manager or call `close()`."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, *, page_size: int = 50) -> None:
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        *,
+        page_size: int = 50,
+        latency: float = 0.0,
+        arg_quota: tuple[int, float] | None = (15, 5.0),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        """`latency`: seconds added to every ARM / Resource Graph answer. `arg_quota`: Resource Graph queries per
+        window (seconds) per principal, None for no limit; its window runs on `clock`."""
         self.page_size = page_size
+        self.latency = latency
+        self.arg_quota = arg_quota
+        self.arg_truncate = False
+        self.arg_subscription_limit_hit = False
         self.requests: list[RecordedRequest] = []
+        self._clock = clock
+        self._quota_windows: dict[str, tuple[float, int]] = {}  # client id -> (window start, queries used)
+        self._groups: dict[str, _ManagementGroup] = {}
         self._lock = threading.Lock()
         self._principals: dict[tuple[str, str], _Principal] = {}  # (tenant, client_id)
         self._subscriptions: dict[str, _Subscription] = {}  # lower-case id
@@ -179,6 +241,44 @@ class FakeAzure:
         """Assign a role (given by its actions) to `client_id` on the subscription."""
         with self._lock:
             self._subscriptions[subscription_id.lower()].roles[client_id.lower()] = actions
+
+    def add_management_group(
+        self,
+        group_id: str,
+        subscriptions: tuple[str, ...] = (),
+        *,
+        children: tuple[str, ...] = (),
+        readers: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        """A management group holding `subscriptions` and child groups; `readers`' roles apply to all below it."""
+        with self._lock:
+            self._groups[group_id.lower()] = _ManagementGroup(
+                group_id,
+                tuple(s.lower() for s in subscriptions),
+                tuple(c.lower() for c in children),
+                dict(readers or {}),
+            )
+
+    def _actions(self, sub: _Subscription, client_id: str) -> tuple[str, ...] | None:
+        """The actions `client_id` holds on `sub`, directly or inherited from a management group; None: no role.
+        Caller holds the lock."""
+        found: list[str] = []
+        has_role = False
+        if client_id in sub.roles:
+            has_role = True
+            found += sub.roles[client_id]
+        for group in self._groups.values():
+            if client_id in group.roles and sub.subscription_id.lower() in self._group_subscriptions(group):
+                has_role = True
+                found += group.roles[client_id]
+        return tuple(found) if has_role else None
+
+    def _group_subscriptions(self, group: _ManagementGroup) -> set[str]:
+        subs = set(group.subscriptions)
+        for child in group.children:
+            if child in self._groups:
+                subs |= self._group_subscriptions(self._groups[child])
+        return subs
 
     def set_state(self, subscription_id: str, state: str) -> None:
         with self._lock:
@@ -249,7 +349,13 @@ class FakeAzure:
         if len(lower) == 4 and lower[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
             return self._token(segments[0], body)
         # ARM
+        if self.latency:
+            time.sleep(self.latency)
         try:
+            if lower == ["providers", "microsoft.resourcegraph", "resources"]:
+                if method != "POST":
+                    raise _ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
+                return self._resource_graph(headers, query, body)
             if method != "GET":
                 raise _ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
             if lower and lower[0] == "subscriptions":
@@ -266,7 +372,10 @@ class FakeAzure:
                     return self._list_public_ips(token, segments[1], parts.path, query)
             raise _ArmError(404, "InvalidResourceType", f"The resource type could not be found: '{parts.path}'.")
         except _ArmError as exc:
-            return _json(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+            if exc.details is not None:
+                error["details"] = exc.details
+            return _json(exc.status, {"error": error}, exc.headers)
 
     def _openid_configuration(self, tenant: str) -> tuple[int, dict[str, str], bytes]:
         if not self._tenant_known(tenant):
@@ -371,7 +480,9 @@ class FakeAzure:
             visible = [
                 s
                 for s in self._subscriptions.values()
-                if token.client_id in s.roles and s.tenant_id.lower() == token.tenant_id and s.state != "Deleted"
+                if self._actions(s, token.client_id) is not None
+                and s.tenant_id.lower() == token.tenant_id
+                and s.state != "Deleted"
             ]
             items = [
                 {
@@ -408,8 +519,8 @@ class FakeAzure:
                     f"The access token is from the wrong issuer. It must match the tenant associated with this "
                     f"subscription '{sub.tenant_id}'.",
                 )
-            action = "Microsoft.Network/publicIPAddresses/read"
-            granted = sub.roles.get(token.client_id, ())
+            action = _PUBLIC_IP_READ
+            granted = self._actions(sub, token.client_id) or ()
             if not any(fnmatch.fnmatch(action.lower(), a.lower()) for a in granted):
                 principal = self._principals.get((token.tenant_id, token.client_id))
                 oid = principal.object_id if principal else token.client_id
@@ -437,6 +548,200 @@ class FakeAzure:
                 )
             items = [json.loads(json.dumps(p)) for p in sub.public_ips]
         return self._page(items, path, query)
+
+    # -- Azure Resource Graph -----------------------------------------------------------------------------------
+    def _resource_graph(self, headers: Any, query: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        version = query.get("api-version")
+        if version is None:
+            raise _ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if version not in ARG_API_VERSIONS:
+            raise _ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{version}' is invalid. The supported versions are "
+                f"'{','.join(sorted(ARG_API_VERSIONS))}'.",
+            )
+        token = self._authenticate(headers)
+        quota = self._take_quota(token.client_id)
+        try:
+            request = json.loads(body or b"null")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            raise _ArmError(
+                400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."
+            )
+        text = request.get("query")
+        if not isinstance(text, str) or not text.strip():
+            raise _bad_request("InvalidQuery", "The query is required.", quota)
+        options = request.get("options") or {}
+        if not isinstance(options, dict):
+            raise _bad_request("InvalidRequestContent", "options must be an object.", quota)
+        top = options.get("$top", 1000)
+        if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 1000:
+            raise _bad_request("InvalidParameter", f"Value of '$top' must be between 1 and 1000, got '{top}'.", quota)
+        skip = options.get("$skip", 0)
+        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+            raise _bad_request("InvalidParameter", f"Value of '$skip' must be 0 or more, got '{skip}'.", quota)
+        result_format = options.get("resultFormat", "objectArray")
+        if result_format not in ("objectArray", "table"):
+            raise _bad_request("InvalidParameter", f"Unknown resultFormat '{result_format}'.", quota)
+        normalized = " ".join(text.split())
+        with self._lock:
+            subs = self._arg_scope(token, request, quota)
+            if normalized == " ".join(PUBLIC_IP_QUERY.split()):
+                rows = [row for sub in subs for row in self._arg_public_ips(sub, token.client_id)]
+                rows.sort(key=lambda r: str(r["id"]))
+            elif normalized == " ".join(SUBSCRIPTION_QUERY.split()):
+                rows = [
+                    {"subscriptionId": s.subscription_id, "name": s.display_name, "state": s.state}
+                    for s in sorted(subs, key=lambda s: s.subscription_id)
+                ]
+            else:
+                raise _bad_request("InvalidQuery", "Query is invalid. Please refer to the documentation.", quota)
+        binding = _digest(json.dumps([normalized, request.get("subscriptions"), request.get("managementGroups")]))
+        start = skip
+        if options.get("$skipToken") is not None:
+            decoded = _decode_arg_token(str(options["$skipToken"]))
+            if decoded is None or decoded[1] != binding:
+                raise _bad_request("InvalidSkipToken", "The $skipToken is invalid for this query.", quota)
+            start = decoded[0]
+        page = rows[start : start + top]
+        truncated = self.arg_truncate
+        answer: dict[str, Any] = {
+            "totalRecords": len(rows),
+            "count": len(page),
+            "resultTruncated": "true" if truncated else "false",
+            "facets": [],
+        }
+        if start + top < len(rows) and not truncated:
+            answer["$skipToken"] = _encode_arg_token(start + top, binding)
+        if result_format == "table":
+            names = list(page[0]) if page else []
+            answer["data"] = {
+                "columns": [{"name": n, "type": "string"} for n in names],
+                "rows": [[r.get(n) for n in names] for r in page],
+            }
+        else:
+            answer["data"] = page
+        extra = dict(quota)
+        if self.arg_subscription_limit_hit:
+            extra["x-ms-tenant-subscription-limit-hit"] = "true"
+        return _json(200, answer, extra)
+
+    def _take_quota(self, client_id: str) -> dict[str, str]:
+        """Count one query against the principal's window; the quota headers to send, or a 429 when spent."""
+        if self.arg_quota is None:
+            return {}
+        limit, window = self.arg_quota
+        now = self._clock.monotonic()
+        with self._lock:
+            start, used = self._quota_windows.get(client_id, (now, 0))
+            if now >= start + window:
+                start, used = now, 0
+            resets = _hhmmss(start + window - now)
+            if used >= limit:
+                raise _ArmError(
+                    429,
+                    "RateLimiting",
+                    "Please provide below info when asking for support: timestamp = "
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}, correlationId = {uuid.uuid4()}.",
+                    {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": resets},
+                    [
+                        {
+                            "code": "RateLimiting",
+                            "message": "Client application has been throttled and should not attempt to repeat the "
+                            "request until an amount of time has elapsed. Please see "
+                            "https://aka.ms/resourcegraph-throttling for help.",
+                        }
+                    ],
+                )
+            self._quota_windows[client_id] = (start, used + 1)
+        return {"x-ms-user-quota-remaining": str(limit - used - 1), "x-ms-user-quota-resets-after": resets}
+
+    def _arg_scope(self, token: _Token, request: dict[str, Any], quota: dict[str, str]) -> list[_Subscription]:
+        """The subscriptions a query covers: named ones, a management group's, or the tenant's; only those the
+        principal holds a role on (others are silently left out). Caller holds the lock."""
+        groups = request.get("managementGroups")
+        named = request.get("subscriptions")
+        if groups:
+            if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+                raise _bad_request("InvalidParameter", "managementGroups must be a list of strings.", quota)
+            ids: set[str] = set()
+            for group_id in groups:
+                group = self._groups.get(group_id.lower())
+                if group is None or not self._can_see_group(group, token.client_id):
+                    raise _ArmError(
+                        403,
+                        "AuthorizationFailed",
+                        f"The client '{token.client_id}' does not have authorization to perform action "
+                        f"'Microsoft.ResourceGraph/resources/read' over scope "
+                        f"'/providers/Microsoft.Management/managementGroups/{group_id}' or the scope is invalid.",
+                        quota,
+                    )
+                ids |= self._group_subscriptions(group)
+            candidates = [self._subscriptions[i] for i in sorted(ids) if i in self._subscriptions]
+        elif named:
+            if not isinstance(named, list) or not all(isinstance(s, str) for s in named):
+                raise _bad_request("InvalidParameter", "subscriptions must be a list of strings.", quota)
+            candidates = [self._subscriptions[s.lower()] for s in named if s.lower() in self._subscriptions]
+        else:
+            candidates = list(self._subscriptions.values())
+        return [
+            s
+            for s in candidates
+            if s.state != "Deleted"
+            and s.tenant_id.lower() == token.tenant_id
+            and self._actions(s, token.client_id) is not None
+        ]
+
+    def _can_see_group(self, group: _ManagementGroup, client_id: str) -> bool:
+        if client_id in group.roles:
+            return True
+        return any(
+            client_id in g.roles and group.group_id.lower() in self._descendants(g) for g in self._groups.values()
+        )
+
+    def _descendants(self, group: _ManagementGroup) -> set[str]:
+        out: set[str] = set()
+        for child in group.children:
+            out.add(child)
+            if child in self._groups:
+                out |= self._descendants(self._groups[child])
+        return out
+
+    def _arg_public_ips(self, sub: _Subscription, client_id: str) -> list[dict[str, Any]]:
+        """The projected rows of `sub`'s readable, allocated public IPs. Caller holds the lock."""
+        granted = self._actions(sub, client_id) or ()
+        if not any(fnmatch.fnmatch(_PUBLIC_IP_READ.lower(), a.lower()) for a in granted):
+            return []
+        rows = []
+        for item in sub.public_ips:
+            props = item.get("properties") or {}
+            if not props.get("ipAddress"):
+                continue
+            sku = item.get("sku") or {}
+            attached = (props.get("ipConfiguration") or {}).get("id") or (props.get("natGateway") or {}).get("id")
+            rows.append(
+                {
+                    "id": item.get("id"),
+                    "subscriptionId": sub.subscription_id,
+                    "location": item.get("location"),
+                    "ipAddress": _kql_string(props.get("ipAddress")),
+                    "ipVersion": _kql_string(props.get("publicIPAddressVersion")),
+                    "allocation": _kql_string(props.get("publicIPAllocationMethod")),
+                    "skuName": _kql_string(sku.get("name")),
+                    "skuTier": _kql_string(sku.get("tier")),
+                    "zones": ",".join(item.get("zones") or []),
+                    "edgeZone": _kql_string((item.get("extendedLocation") or {}).get("name")),
+                    "attachedTo": _kql_string(attached),
+                }
+            )
+        return rows
 
     def _page(
         self, items: list[dict[str, Any]], path: str, query: dict[str, str], extra: dict[str, Any] | None = None
@@ -466,6 +771,47 @@ def _decode_skiptoken(value: str | None) -> int | None:
     except (ValueError, KeyError, TypeError):
         return None
     return offset if isinstance(offset, int) and offset >= 0 else None
+
+
+def _bad_request(code: str, message: str, quota: dict[str, str]) -> _ArmError:
+    return _ArmError(
+        400,
+        "BadRequest",
+        "Please provide below info when asking for support.",
+        quota,
+        [{"code": code, "message": message}],
+    )
+
+
+def _kql_string(value: Any) -> str:
+    """KQL ``tostring()``: null and absent become the empty string."""
+    return "" if value is None else str(value)
+
+
+def _hhmmss(seconds: float) -> str:
+    whole = max(0, int(-(-seconds // 1)))  # round up: the client must not come back early
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _encode_arg_token(offset: int, binding: str) -> str:
+    return base64.b64encode(json.dumps({"$id": offset, "q": binding}).encode()).decode()
+
+
+def _decode_arg_token(value: str) -> tuple[int, str] | None:
+    try:
+        data = json.loads(base64.b64decode(value.encode(), validate=True))
+        offset, binding = data["$id"], data["q"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(offset, int) or offset < 0 or not isinstance(binding, str):
+        return None
+    return offset, binding
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

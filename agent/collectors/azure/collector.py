@@ -8,6 +8,9 @@ and yields one leaf scope per subscription, so ``--shard`` spreads subscriptions
 The credential is built once and shared: azure-identity credentials are thread-safe and cache their token, so the
 tenant sees one token request per run, not one per subscription. SDK clients (and their HTTP sessions) are built per
 scope and closed after it, so no pipeline is shared between runner threads.
+
+``mode: resource_graph`` replaces both kinds of scope by Azure Resource Graph leaves; see
+`agent.collectors.azure.resource_graph`.
 """
 
 from __future__ import annotations
@@ -65,19 +68,29 @@ class ClockRetryPolicy(RetryPolicy):
     an injectable `Clock` so tests need not wait, and never longer than `retry_backoff_max` for one Retry-After:
     a throttled subscription must not park a runner thread for an hour."""
 
-    def __init__(self, clock: Clock, **kwargs: Any) -> None:
+    def __init__(self, clock: Clock, *, fallback_retry_after: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._clock = clock
+        self._fallback = fallback_retry_after
 
     def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
         if response is not None:
-            retry_after = self.get_retry_after(response)
+            retry_after = self.get_retry_after(response) or self._fallback_retry_after(response)
             if retry_after:
                 self._clock.sleep(min(float(retry_after), float(self.backoff_max)))
                 return
         backoff = self.get_backoff_time(settings)
         if backoff > 0:
             self._clock.sleep(backoff)
+
+    def _fallback_retry_after(self, response: Any) -> float | None:
+        """Seconds from a service-specific header when there is no Retry-After: Resource Graph's 429 says when the
+        user's quota resets in ``x-ms-user-quota-resets-after`` (``hh:mm:ss``)."""
+        if self._fallback is None or response.http_response.status_code != 429:
+            return None
+        from agent.collectors.azure.resource_graph import parse_resets_after
+
+        return parse_resets_after(response.http_response.headers.get(self._fallback))
 
 
 class AzureCollector(Collector):
@@ -106,6 +119,8 @@ class AzureCollector(Collector):
         self._credential = credential
         self._owns_credential = credential is None
         self._lock = threading.Lock()
+        self._quota: Any = None  # resource_graph.QuotaGate, shared by every engine query (the quota is per user)
+        self.engine_calls = 0
 
     @classmethod
     def from_config(cls, config: AzureConfig | Mapping[str, Any], **kwargs: Any) -> AzureCollector:
@@ -124,6 +139,11 @@ class AzureCollector(Collector):
     # -- scopes -------------------------------------------------------------------------------------------------
     def scopes(self) -> Iterable[Scope]:
         """See `Collector.scopes`. No API call: explicit subscriptions are leaves, discovery is one non-leaf root."""
+        if self._config.mode == "resource_graph":
+            from agent.collectors.azure.resource_graph import engine_scopes
+
+            yield from engine_scopes(self._config)
+            return
         if not self._config.subscriptions:
             yield Scope(SOURCE, DISCOVERY_PATH, leaf=False)
             return
@@ -137,6 +157,9 @@ class AzureCollector(Collector):
         """See `Collector.collect`. The discovery scope yields subscription scopes; a subscription yields addresses."""
         if not scope.leaf:
             yield from self._discover()
+            return
+        if self._config.mode == "resource_graph":
+            yield from self._engine(scope)
             return
         info = scope.context if isinstance(scope.context, SubscriptionInfo) else SubscriptionInfo(scope.path[-1])
         yield from self._public_ips(info)
@@ -186,6 +209,33 @@ class AzureCollector(Collector):
             raise _translate(exc, f"subscription {sub}") from exc
         logger.debug("azure: subscription %s: %d public IP resources, %d without a usable address", sub, seen, skipped)
 
+    def _engine(self, scope: Scope) -> Iterator[CloudAddress]:
+        from azure.mgmt.resourcegraph import ResourceGraphClient
+
+        from agent.collectors.azure.resource_graph import EngineQuery, EngineScope, QuotaGate
+
+        target = scope.context if isinstance(scope.context, EngineScope) else EngineScope()
+        with self._lock:
+            if self._quota is None:
+                self._quota = QuotaGate(self._clock)
+            quota = self._quota
+        query: EngineQuery | None = None
+        try:
+            kwargs = self._client_kwargs(
+                retry_after_header="x-ms-user-quota-resets-after",
+                raw_request_hook=quota.before_request,
+                raw_response_hook=quota.after_response,
+            )
+            with ResourceGraphClient(self._get_credential(), **kwargs) as client:
+                query = EngineQuery(client, self._config, self._clock)
+                yield from query.run(target)
+        except (AzureError, CollectorError) as exc:
+            raise _translate(exc, f"resource graph ({target.what})") from exc
+        finally:
+            if query is not None:
+                with self._lock:
+                    self.engine_calls += query.calls
+
     def _get_credential(self) -> Any:
         with self._lock:
             if self._credential is None:
@@ -211,13 +261,15 @@ class AzureCollector(Collector):
             kwargs["workload_identity_tenant_id"] = cfg.tenant_id
         return DefaultAzureCredential(**kwargs)
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self, retry_after_header: str | None = None, **hooks: Any) -> dict[str, Any]:
         cfg = self._config
         kwargs: dict[str, Any] = {
+            **hooks,
             "base_url": cfg.resolved_arm_endpoint,
             "credential_scopes": [cfg.resolved_credential_scope],
             "retry_policy": ClockRetryPolicy(
                 self._clock,
+                fallback_retry_after=retry_after_header,
                 retry_total=cfg.retry_total,
                 retry_backoff_factor=cfg.retry_backoff_factor,
                 retry_backoff_max=cfg.retry_backoff_max,

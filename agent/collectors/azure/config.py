@@ -16,6 +16,8 @@ __all__ = ["CLOUDS", "AzureCloud", "AzureConfig", "CredentialName"]
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
+_MANAGEMENT_GROUP = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
+
 AzureCloud = Literal["public", "china", "usgov"]
 
 CLOUDS: dict[str, tuple[str, str]] = {
@@ -58,6 +60,18 @@ class AzureConfig(StrictModel):
     )
     """Discovered subscriptions in these states are scanned. Warned and PastDue ones still run their resources."""
 
+    mode: Literal["subscriptions", "resource_graph"] = "subscriptions"
+    """``subscriptions``: ARM calls per subscription. ``resource_graph``: Azure Resource Graph queries."""
+    management_groups: tuple[str, ...] = ()
+    """``resource_graph`` mode: query these management groups (one query each); takes precedence over
+    `subscriptions`. Empty, with no `subscriptions`: every subscription the credential can read (tenant scope)."""
+    resource_graph_page_size: int = Field(default=1000, ge=1, le=1000)
+    """``$top`` of each Resource Graph page (the service allows 1-1000)."""
+    resource_graph_lag_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    """How far behind ARM Resource Graph's data is assumed to be. Rows carry no observation time, so each record's
+    `observed_at` is the query time minus this: a mapping modified more recently is never corrected or deleted on
+    the strength of Resource Graph data."""
+
     auth: Literal["default", "service_principal"] = "default"
     """``default``: DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI…).
     ``service_principal``: `tenant_id` + `client_id` + a client secret read from `client_secret_env` or
@@ -99,6 +113,18 @@ class AzureConfig(StrictModel):
                 raise ValueError(f"subscriptions: {item!r} is not a subscription id (a GUID)")
             if item.lower() not in out:
                 out.append(item.lower())
+        return tuple(out)
+
+    @field_validator("management_groups")
+    @classmethod
+    def _management_group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out: list[str] = []
+        for item in value:
+            # Management group ids: up to 90 letters, digits, '-', '_', '(', ')', '.'; not ending in '.'.
+            if not _MANAGEMENT_GROUP.match(item) or item.endswith("."):
+                raise ValueError(f"management_groups: {item!r} is not a management group id")
+            if item not in out:
+                out.append(item)
         return tuple(out)
 
     @field_validator("tenant_id")
