@@ -254,7 +254,7 @@ def test_resets_after_header_parsing() -> None:
 def test_config_rejects_bad_engine_settings() -> None:
     from agent.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="inventory.azure.mode"):
+    with pytest.raises(ConfigError, match=r"inventory\.azure\.mode"):
         AzureCollector.from_config({"mode": "graph"})
     with pytest.raises(ConfigError, match="management_groups"):
         AzureCollector.from_config({"mode": "resource_graph", "management_groups": ["bad/group"]})
