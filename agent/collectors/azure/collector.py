@@ -164,6 +164,11 @@ class AzureCollector(Collector):
         info = scope.context if isinstance(scope.context, SubscriptionInfo) else SubscriptionInfo(scope.path[-1])
         yield from self._public_ips(info)
 
+    @property
+    def engine_quota_waited(self) -> float:
+        """Seconds Resource Graph queries waited for the per-user quota to reset (engine mode; for figures)."""
+        return self._quota.waited if self._quota is not None else 0.0
+
     def close(self) -> None:
         """Close the credential this collector created (its HTTP session and token cache)."""
         with self._lock:
