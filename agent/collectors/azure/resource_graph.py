@@ -252,8 +252,13 @@ class EngineQuery:
             response, pipeline = answer
             if str(pipeline.http_response.headers.get("x-ms-tenant-subscription-limit-hit", "")).lower() == "true":
                 problems.append(f"{kind}: the scope holds more subscriptions than Resource Graph queries at once")
-            rows = response.data if isinstance(response.data, list) else []
-            for row in rows:
+            if not isinstance(response.data, list):
+                problems.append(f"{kind}: answer data is not a list of objects (got {type(response.data).__name__})")
+                return
+            for row in response.data:
+                if not isinstance(row, dict):
+                    problems.append(f"{kind}: row {received + 1} is not an object: {str(row)[:80]!r}")
+                    return
                 received += 1
                 yield make(row)
             if str(response.result_truncated).lower() == "true":
