@@ -381,7 +381,11 @@ def _apply(
 
 
 def check_guards(config: Config, outcome: RunOutcome) -> RunOutcome:
-    """Refuse the whole plan when it breaks a guard (`max_changes`, unless `force`); checked again at apply time."""
+    """Refuse the whole plan when it breaks a guard (`max_changes`, unless `force`).
+
+    Every guard belongs here: this runs for `run`, again after the terminal's question, and when a saved plan is
+    applied, so a guard added here also protects plans made earlier or with another config.
+    """
     planned = outcome.planned_changes
     if outcome.refused or outcome.fatal_exit is not None:
         return outcome
