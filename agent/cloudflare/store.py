@@ -18,7 +18,7 @@ import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.cloudflare.client import BATCH_LIMIT, ApiFamily, BatchResult, CloudflareClient
 from agent.cloudflare.errors import CloudflareAuthError, CloudflareError
@@ -88,6 +88,11 @@ class RequestStore:
 
     family: ApiFamily
 
+    @staticmethod
+    def batches(changes: Sequence[Change], size: int) -> Iterator[Sequence[Change]]:
+        """How this family groups changes into requests (each batch holds one action)."""
+        raise NotImplementedError
+
     def __init__(self, batch_size: int = BATCH_LIMIT) -> None:
         if not 1 <= batch_size <= BATCH_LIMIT:
             raise ValueError(f"batch_size must be 1..{BATCH_LIMIT}, got {batch_size}")
@@ -132,12 +137,16 @@ class V2Store(RequestStore):
             raise ValueError(f"V2Store needs a v2 client, got {client.family.value}")
         self._client = client
 
-    def requests(self, zone_id: str, changes: Sequence[Change]) -> Iterator[Request]:
+    @staticmethod
+    def batches(changes: Sequence[Change], size: int) -> Iterator[Sequence[Change]]:
         deletes, upserts = _split(changes)
-        for batch in chunks(deletes, self.batch_size):
-            yield batch, partial(batch_delete, self._client, zone_id, batch)
-        for batch in chunks(upserts, self.batch_size):
-            yield batch, partial(batch_upsert, self._client, zone_id, batch)
+        yield from chunks(deletes, size)
+        yield from chunks(upserts, size)
+
+    def requests(self, zone_id: str, changes: Sequence[Change]) -> Iterator[Request]:
+        for batch in self.batches(changes, self.batch_size):
+            send = batch_delete if batch[0].action is Action.DELETE else batch_upsert
+            yield batch, partial(send, self._client, zone_id, batch)
 
 
 class DryRunStore(RequestStore):
@@ -146,9 +155,10 @@ class DryRunStore(RequestStore):
     def __init__(self, family: ApiFamily, batch_size: int = BATCH_LIMIT) -> None:
         super().__init__(batch_size)
         self.family = family
+        self._grouping = _store_class(family).batches
 
     def requests(self, zone_id: str, changes: Sequence[Change]) -> Iterator[Request]:
-        for batch in chunks(changes, self.batch_size):
+        for batch in self._grouping(changes, self.batch_size):
             yield batch, partial(_planned, batch)
 
 
@@ -162,8 +172,12 @@ def store_for(client: CloudflareClient | None, family: ApiFamily, *, dry_run: bo
         return DryRunStore(family, batch_size)
     if client is None:
         raise ValueError("a store that writes needs a client")
-    if family is ApiFamily.V2:
-        return V2Store(client, batch_size)
-    module, _, name = _FAMILIES[family].partition(":")
-    store: MappingStore = getattr(importlib.import_module(module), name)(client, batch_size)
+    store: MappingStore = _store_class(family)(client, batch_size)
     return store
+
+
+def _store_class(family: ApiFamily) -> Any:
+    if family is ApiFamily.V2:
+        return V2Store
+    module, _, name = _FAMILIES[family].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -27,16 +27,22 @@ class V1Store(RequestStore):
             raise ValueError(f"V1Store needs a v1 client, got {client.family.value}")
         self._client = client
 
+    @staticmethod
+    def batches(changes: Sequence[Change], size: int) -> Iterator[Sequence[Change]]:
+        yield from chunks([c for c in changes if c.action is Action.DELETE], size)
+        yield from ([c] for c in changes if c.action is Action.CREATE)  # POST creates one IP
+        yield from chunks([c for c in changes if c.action is Action.UPDATE], size)
+
     def requests(self, zone_id: str, changes: Sequence[Change]) -> Iterator[Request]:
-        deletes = [c for c in changes if c.action is Action.DELETE]
-        creates = [c for c in changes if c.action is Action.CREATE]
-        updates = [c for c in changes if c.action is Action.UPDATE]
-        for batch in chunks(deletes, self.batch_size):
-            yield batch, partial(batch_delete, self._client, zone_id, batch)
-        for change in creates:
-            yield [change], partial(self._create, zone_id, change)
-        for batch in chunks(updates, self.batch_size):
-            yield batch, partial(batch_upsert, self._client, zone_id, batch)
+        for batch in self.batches(changes, self.batch_size):
+            action = batch[0].action
+            if action is Action.CREATE:
+                yield batch, partial(self._create, zone_id, batch[0])
+            else:
+                yield (
+                    batch,
+                    partial(batch_delete if action is Action.DELETE else batch_upsert, self._client, zone_id, batch),
+                )
 
     def _create(self, zone_id: str, change: Change) -> list[ChangeResult]:
         return [self._create_one(zone_id, change)]

@@ -158,3 +158,28 @@ def test_change_carries_new_and_old_mappings() -> None:
         Change(Action.UPDATE, mapping("192.0.2.1"), mapping("192.0.2.2"))
     change = update("192.0.2.1", ("aws", "us-east-1"), ("gcp", "europe-west1"))
     assert change.ip == "192.0.2.1" and change.old is not None and change.old.region == "us-east-1"
+
+
+@pytest.mark.parametrize("family", ["v2", "v1"])
+def test_dry_run_batches_are_the_requests_a_real_apply_sends(cf: FakeCloudflare, zone: str, family: str) -> None:
+    for i in range(3):
+        cf.set_mapping(zone, f"192.0.2.{10 + i}", "aws", "us-east-1")  # to update
+        cf.set_mapping(zone, f"192.0.2.{20 + i}", "aws", "us-east-1")  # to delete
+    plan = Plan(
+        creates=tuple(create(f"192.0.2.{i}") for i in range(3)),
+        updates=tuple(update(f"192.0.2.{10 + i}", ("aws", "us-east-1"), ("aws", "eu-west-1")) for i in range(3)),
+        deletes=tuple(delete(f"192.0.2.{20 + i}") for i in range(3)),
+    )
+    dry = DryRunStore(ApiFamily(family), batch_size=2)
+    planned = [[c.ip for c in batch] for batch, _ in dry.requests(zone, plan.changes)]
+    with client_for(cf, family) as client:
+        results = apply_changes(store_for(client, ApiFamily(family), dry_run=False, batch_size=2), zone, plan)
+    assert all(r.outcome is Outcome.APPLIED for r in results)
+    sent = []
+    for request in writes(cf):
+        body = request.body
+        if isinstance(body, dict):  # v1 POST: one IP
+            sent.append([body["ip"]])
+        else:
+            sent.append([item if isinstance(item, str) else item.get("origin_ip", item.get("ip")) for item in body])
+    assert planned == sent
