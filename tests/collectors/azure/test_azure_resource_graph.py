@@ -260,3 +260,22 @@ def test_config_rejects_bad_engine_settings() -> None:
         AzureCollector.from_config({"mode": "resource_graph", "management_groups": ["bad/group"]})
     with pytest.raises(ConfigError, match="resource_graph_page_size"):
         AzureCollector.from_config({"mode": "resource_graph", "resource_graph_page_size": 5000})
+
+
+def test_wrong_secret_fails_the_engine_scope_with_the_aad_code_and_never_leaks(
+    fake: FakeAzure, sp_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "wrong-" + SECRET)
+    discovery = run_collectors([AzureCollector.from_config(_engine(sp_config))])
+    (error,) = discovery.errors
+    assert (error.scope, error.code) == ("azure:resource-graph/tenant", "AADSTS7000215")
+    assert SECRET not in error.message and SECRET not in caplog.text
+
+
+def test_engine_scope_in_a_forked_discovery_worker(fake: FakeAzure, sp_config: dict[str, Any]) -> None:
+    """With discovery_processes 2 the engine leaf runs in one worker; its records (observation times included)
+    come back through the pipe."""
+    _seed(fake)
+    discovery = run_collectors([AzureCollector.from_config(_engine(sp_config))], processes=2, concurrency=2)
+    assert discovery.complete and len(discovery.records) == 12
+    assert all(r.observed_at is not None for r in discovery.records)
