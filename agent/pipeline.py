@@ -376,7 +376,13 @@ def _apply(
             zones.append(replace(zone, error="skipped: time budget exhausted before this zone was applied"))
             skipped.append(f"zone {zone.zone}")
             continue
-        zones.append(replace(zone, results=apply_changes(store, zone.zone_id, zone.plan)))
+        try:
+            results = apply_changes(store, zone.zone_id, zone.plan)
+        except AgentError as exc:  # this zone only: what the other zones applied is kept and reported
+            logger.error("zone %s: apply stopped: %s", zone.zone, exc)
+            zones.append(replace(zone, error=f"apply stopped: {exc}"))
+            continue
+        zones.append(replace(zone, results=results))
     return replace(outcome, zones=tuple(zones), skipped=(*outcome.skipped, *skipped))
 
 
