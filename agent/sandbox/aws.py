@@ -14,11 +14,15 @@ What it serves (one URL for every service and region, like moto; the service and
   ``DurationSeconds`` bounded by the role's maximum session duration, partition of the role ARN).
 * Organizations (JSON 1.1): ``ListAccounts``, ``ListAccountsForParent``, ``ListChildren`` (``MaxResults`` ≤ 20,
   ``NextToken``), only for callers in the management account.
+* AWS Config (JSON 1.1, ``StarlingDoveService``): ``SelectAggregateResourceConfig`` and
+  ``DescribeConfigurationAggregatorSourcesStatus`` over aggregators added with `AwsFake.add_aggregator`, whose
+  configuration items are built from the same accounts, EIPs and interfaces as the EC2 answers (see `aws_config`).
 
 Every request's SigV4 signature is verified with the secret of its access key (unknown key -> ``AuthFailure`` /
 ``InvalidClientTokenId``; wrong signature -> ``SignatureDoesNotMatch``; assumed-role keys need their session token
-and expire). Errors can be injected per account / region / action (`AwsFake.fail`), and a latency per EC2 call can be
-added (`AwsFake.latency`) for benchmarks. Standard library only: the `demo` command runs it without dev dependencies.
+and expire). Errors can be injected per account / region / action (`AwsFake.fail`), and a latency per EC2 and Config
+call can be added (`AwsFake.latency`) for benchmarks. Standard library only: the `demo` command runs it without dev
+dependencies.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.sandbox import aws_config
+from agent.sandbox.aws_config import ConfigApiError, FakeAggregator
 from agent.sandbox.demo import DemoCloud
 from agent.sandbox.server import serve_in_background, stop_serving
 
@@ -210,7 +216,9 @@ class AwsFake:
         self.max_page_size = max_page_size
         """Largest DescribeNetworkInterfaces page the fake returns, whatever MaxResults asks (AWS may return less)."""
         self.latency = 0.0
-        """Seconds added to every EC2 call (benchmarks)."""
+        """Seconds added to every EC2 and Config call (benchmarks)."""
+        self.aggregators: list[FakeAggregator] = []
+        self.org_id = "o-f4k3f4k3f4"
         self.accounts: dict[str, FakeAccount] = {}
         self.calls: Counter[tuple[str, str]] = Counter()  # (service, action) -> count
         self.requests: list[tuple[str, str, str, str]] = []  # (service, action, account, region)
@@ -304,6 +312,31 @@ class AwsFake:
             self.accounts[account_id].region(region).interfaces.append(interface)
             return interface
 
+    def add_aggregator(
+        self,
+        name: str,
+        account_id: str,
+        region: str = "us-east-1",
+        *,
+        source_accounts: Iterable[str] | None = None,
+        source_regions: Iterable[str] | None = None,
+        capture_time: float | None = None,
+    ) -> FakeAggregator:
+        """A Config aggregator in `account_id` / `region`: over the organization (default) or `source_accounts`."""
+        with self._lock:
+            if source_accounts is None and self.management_account is None:
+                raise ValueError("an organization aggregator needs create_organization() first")
+            aggregator = FakeAggregator(
+                name,
+                account_id,
+                region,
+                None if source_accounts is None else list(source_accounts),
+                None if source_regions is None else list(source_regions),
+                capture_time,
+            )
+            self.aggregators.append(aggregator)
+            return aggregator
+
     def fail(
         self,
         code: str,
@@ -370,8 +403,10 @@ class AwsFake:
                 raise _ApiError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
             account, key = self._authenticate(auth, method, path, headers, body)
             region = auth["region"]
-            if service == "organizations":
-                action = headers.get("x-amz-target", "").rpartition(".")[2]
+            if service in ("organizations", "config"):
+                prefix, _, action = headers.get("x-amz-target", "").rpartition(".")
+                if service == "config" and prefix != "StarlingDoveService":
+                    raise _ApiError("UnknownOperationException", f"Unknown target {prefix}.{action}.")
                 params: dict[str, Any] = json.loads(body or b"{}")
             else:
                 params = dict(parse_qsl(body.decode(), keep_blank_values=True))
@@ -388,6 +423,14 @@ class AwsFake:
                 return 200, "text/xml", self._sts(account, key, action, params).encode()
             if service == "organizations":
                 return 200, "application/x-amz-json-1.1", json.dumps(self._org(account, action, params)).encode()
+            if service == "config":
+                if self.latency:
+                    time.sleep(self.latency)
+                try:
+                    answer = self._config(account, region, action, params)
+                except ConfigApiError as err:
+                    raise _ApiError(err.code, err.message, err.status) from None
+                return 200, "application/x-amz-json-1.1", json.dumps(answer).encode()
             raise _ApiError("InvalidAction", f"Service {service!r} is not served by this fake.", 400)
         except _ApiError as err:
             return _error_body(service, err)
@@ -547,6 +590,54 @@ class AwsFake:
             f"<Expiration>{expiration}</Expiration></Credentials><PackedPolicySize>6</PackedPolicySize>"
         )
 
+    # ------------------------------------------------------------------ Config
+
+    def _config(self, caller: FakeAccount, region: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("ConfigurationAggregatorName")
+        with self._lock:
+            aggregator = next(
+                (a for a in self.aggregators if (a.name, a.account, a.region) == (name, caller.id, region)), None
+            )
+        if action not in ("SelectAggregateResourceConfig", "DescribeConfigurationAggregatorSourcesStatus"):
+            raise _ApiError("UnknownOperationException", f"Unknown operation {action}.")
+        if aggregator is None:  # aggregators are per account and region, like AWS
+            raise _ApiError(
+                "NoSuchConfigurationAggregatorException",
+                f"The configuration aggregator {name!r} does not exist in account {caller.id} region {region}.",
+            )
+        accounts, regions = self._aggregated(aggregator)
+        if action == "DescribeConfigurationAggregatorSourcesStatus":
+            return aws_config.sources_status(aggregator, [a.id for a in accounts], regions, params, self.org_id)
+        return aws_config.select(self._configuration_items(aggregator, accounts, regions), params)
+
+    def _aggregated(self, aggregator: FakeAggregator) -> tuple[list[FakeAccount], list[str]]:
+        """The source accounts and the source regions (where enabled in some source account) of `aggregator`."""
+        with self._lock:
+            if aggregator.source_accounts is None:
+                accounts = [a for a in self.accounts.values() if a.parent_id and a.status == "ACTIVE"]
+            else:
+                accounts = [self.accounts[i] for i in aggregator.source_accounts if i in self.accounts]
+            enabled = {r.name for a in accounts for r in a.regions.values() if r.enabled}
+        wanted = enabled if aggregator.source_regions is None else enabled & set(aggregator.source_regions)
+        return sorted(accounts, key=lambda a: a.id), sorted(wanted)
+
+    def _configuration_items(
+        self, aggregator: FakeAggregator, accounts: list[FakeAccount], regions: list[str]
+    ) -> list[dict[str, Any]]:
+        captured = aws_config.capture_text(aggregator.capture_time or self.clock.time())
+        items: list[dict[str, Any]] = []
+        with self._lock:
+            for account in accounts:
+                for region in regions:
+                    known = account.regions.get(region)
+                    if known is None or not known.enabled:
+                        continue
+                    for address in known.addresses:
+                        items.append(_eip_item(address, account, region, captured))
+                    for interface in known.interfaces:
+                        items.append(_eni_item(interface, account, region, captured))
+        return items
+
     # ------------------------------------------------------------------ Organizations
 
     def _org(self, caller: FakeAccount, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -636,6 +727,12 @@ def _signature(secret: str, auth: re.Match[str], method: str, path: str, headers
 
 def _error_body(service: str, err: _ApiError) -> tuple[int, str, bytes]:
     request_id = str(uuid.uuid4())
+    if service == "config":
+        return (
+            err.status,
+            "application/x-amz-json-1.1",
+            json.dumps({"__type": err.code, "message": err.message}).encode(),
+        )
     if service == "organizations":
         payload = json.dumps({"__type": err.code, "Message": err.message}).encode()
         return err.status, "application/x-amz-json-1.1", payload
@@ -768,6 +865,113 @@ def _interface_xml(i: FakeInterface, owner: str) -> str:
         + _tag("interfaceType", i.interface_type)
         + "</item>"
     )
+
+
+def _ci(
+    resource_type: str, resource_id: str, arn: str, account: FakeAccount, region: str, captured: str
+) -> dict[str, Any]:
+    """The common fields of a configuration item, as advanced queries return them."""
+    return {
+        "accountId": account.id,
+        "awsRegion": region,
+        "arn": arn,
+        "availabilityZone": "Not Applicable",
+        "configurationItemCaptureTime": captured,
+        "configurationItemStatus": "OK",
+        "resourceCreationTime": "2024-01-01T00:00:00.000Z",
+        "resourceId": resource_id,
+        "resourceType": resource_type,
+        "version": "1.3",
+        "tags": [],
+        "relationships": [],
+    }
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _eip_item(a: FakeAddress, account: FakeAccount, region: str, captured: str) -> dict[str, Any]:
+    arn = f"arn:{account.partition}:ec2:{region}:{account.id}:eip-allocation/{a.allocation_id}"
+    item = _ci("AWS::EC2::EIP", a.allocation_id, arn, account, region, captured)
+    item["configuration"] = _compact(
+        {
+            "publicIp": a.public_ip,
+            "allocationId": a.allocation_id,
+            "domain": "vpc",
+            "instanceId": a.instance_id,
+            "associationId": a.association_id or (f"eipassoc-{a.allocation_id[9:]}" if a.private_ip else None),
+            "networkInterfaceId": a.network_interface_id,
+            "networkInterfaceOwnerId": account.id if a.network_interface_id else None,
+            "privateIpAddress": a.private_ip,
+            "publicIpv4Pool": a.public_ipv4_pool,
+        }
+    )
+    return item
+
+
+def _association(ip: str, i: FakeInterface, owner: str) -> dict[str, Any]:
+    allocation = i.allocation_ids.get(ip)
+    return _compact(
+        {
+            "publicIp": ip,
+            "publicDnsName": f"ec2-{ip.replace('.', '-')}.compute.amazonaws.com",
+            "ipOwnerId": owner if allocation else "amazon",
+            "allocationId": allocation,
+            "associationId": f"eipassoc-{allocation[9:]}" if allocation else None,
+        }
+    )
+
+
+def _eni_item(i: FakeInterface, account: FakeAccount, region: str, captured: str) -> dict[str, Any]:
+    """An interface's configuration item: the DescribeNetworkInterfaces item in camelCase, as Config records it."""
+    arn = f"arn:{account.partition}:ec2:{region}:{account.id}:network-interface/{i.id}"
+    item = _ci("AWS::EC2::NetworkInterface", i.id, arn, account, region, captured)
+    item["availabilityZone"] = i.availability_zone
+    public = list(i.public_ips) + [None] * (len(i.private_ips) - len(i.public_ips))
+    privates = [
+        _compact(
+            {
+                "privateIpAddress": private,
+                "primary": n == 0,
+                "association": _association(ip, i, account.id) if ip else None,
+            }
+        )
+        for n, (private, ip) in enumerate(zip(i.private_ips, public, strict=False))
+    ]
+    attachment = None
+    if i.instance_id:
+        attachment = {
+            "attachmentId": f"eni-attach-{i.id[4:]}",
+            "instanceId": i.instance_id,
+            "instanceOwnerId": account.id,
+            "deviceIndex": 0,
+            "status": "attached",
+            "deleteOnTermination": True,
+        }
+    item["configuration"] = _compact(
+        {
+            "networkInterfaceId": i.id,
+            "subnetId": "subnet-0f4k3",
+            "vpcId": "vpc-0f4k3",
+            "availabilityZone": i.availability_zone,
+            "description": i.description,
+            "ownerId": account.id,
+            "requesterId": i.requester_id,
+            "requesterManaged": bool(i.requester_id),
+            "status": "in-use",
+            "macAddress": "02:00:00:00:00:01",
+            "privateIpAddress": i.private_ips[0] if i.private_ips else None,
+            "sourceDestCheck": True,
+            "groups": [],
+            "attachment": attachment,
+            "association": _association(public[0], i, account.id) if public and public[0] else None,
+            "privateIpAddresses": privates,
+            "ipv6Addresses": [{"ipv6Address": v6} for v6 in i.ipv6],
+            "interfaceType": i.interface_type,
+        }
+    )
+    return item
 
 
 def _org_account(a: FakeAccount, management: str) -> dict[str, Any]:

@@ -20,6 +20,20 @@ requests search, a much smaller handler tree; and no event-name aliasing (none a
 is left (~5 ms per leaf: client, signing, XML parsing) is why the runner can spread leaves over processes
 (`discovery_processes`).
 
+Engine mode (``mode: config_aggregator``). One AWS Config aggregator answers for every account and region it covers:
+
+```
+aws:aggregator/<name>                       DescribeConfigurationAggregatorSourcesStatus (FAILED / OUTDATED only)
+├── aws:aggregator/<name>/source/<id>/<region>    one per failed or outdated source: an error scope (incomplete)
+└── aws:aggregator/<name>/part-<i>-of-<n>         SelectAggregateResourceConfig, 100 rows a page   (leaf)
+```
+Pages are sequential (NextToken), so the query is split by region into `aggregator_queries` parts that page in
+parallel: the regions botocore knows for the partition, sorted, dealt round-robin; the last part takes every other
+region (``NOT awsRegion IN (...)``), so a region new to botocore is still covered. The split depends on nothing the
+API answers, so every shard of a sharded run computes the same parts. Each part costs at most one partial page, so a
+run makes at most ceil(rows / 100) + parts + 1 calls. Rows become the same records as in per-account mode (the
+configuration item is the EC2 item in camelCase), with ``configurationItemCaptureTime`` as `observed_at`.
+
 Credentials. Assumed roles are `RefreshableCredentials` backed by an AssumeRole call, attached to a per-principal
 botocore session through a credential provider: botocore refreshes them 15 minutes before expiry (10 minutes:
 blocking), from whichever thread signs a request. Time comes from the injectable clock.
@@ -27,7 +41,9 @@ blocking), from whichever thread signs a request. Time comes from the injectable
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -66,7 +82,21 @@ _OPERATIONS = {
     "ec2": frozenset({"DescribeRegions", "DescribeAddresses", "DescribeNetworkInterfaces"}),
     "sts": frozenset({"AssumeRole", "GetCallerIdentity"}),
     "organizations": frozenset({"ListAccounts", "ListAccountsForParent", "ListChildren"}),
+    "config": frozenset({"SelectAggregateResourceConfig", "DescribeConfigurationAggregatorSourcesStatus"}),
 }
+_EVENT_SERVICE_IDS = frozenset({"config-service"})
+"""Event-name ids of our services where they differ from the service name (``config`` emits ``config-service``)."""
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+_ENGINE_PAGE = 100  # the most SelectAggregateResourceConfig returns per page
+_EIP, _ENI = "AWS::EC2::EIP", "AWS::EC2::NetworkInterface"
+_ENGINE_FIELDS = (
+    "accountId, awsRegion, resourceId, resourceType, configurationItemCaptureTime, "
+    "configuration.publicIp, configuration.allocationId, configuration.associationId, configuration.instanceId, "
+    "configuration.networkInterfaceId, configuration.privateIpAddress, configuration.publicIpv4Pool, "
+    "configuration.domain, configuration.interfaceType, configuration.description, configuration.availabilityZone, "
+    "configuration.attachment.instanceId, configuration.association, configuration.privateIpAddresses, "
+    "configuration.ipv6Addresses"
+)
 _INTERFACE_KINDS = {
     "nat_gateway": "nat-gateway",
     "network_load_balancer": "network-load-balancer",
@@ -123,7 +153,7 @@ def _our_builtin_handlers() -> HierarchicalEmitter:
     for spec in botocore.handlers.BUILTIN_HANDLERS:
         event_name, handler = spec[0], spec[1]
         service = event_name.split(".")[1] if "." in event_name else "*"
-        if service != "*" and service not in _OPERATIONS:
+        if service != "*" and service not in _OPERATIONS and service not in _EVENT_SERVICE_IDS:
             continue
         if len(spec) == 2:
             aliaser.register(event_name, handler)
@@ -203,6 +233,27 @@ class _Organization:
     """Context of the organization root scope."""
 
 
+class _Aggregator:
+    """Context of the aggregator root scope (engine mode)."""
+
+
+@dataclass(frozen=True)
+class _AggregatorPart:
+    """Context of an engine leaf: one query over a share of the regions."""
+
+    principal: _Principal
+    region: str  # the aggregator's
+    expression: str
+
+
+@dataclass(frozen=True)
+class _FailedSource:
+    """Context of an aggregator source whose last update failed or is outdated: reported as a scope error."""
+
+    code: str
+    message: str
+
+
 class AwsCollector(Collector):
     """See `Collector`. Lists Elastic IPs and interface public IPs per account x region."""
 
@@ -250,6 +301,8 @@ class AwsCollector(Collector):
     def scopes(self) -> Iterable[Scope]:
         """See `Collector.scopes`. Cheap: no API call happens here."""
         config = self._config
+        if config.mode == "config_aggregator":
+            return [Scope(SOURCE, ("aggregator", str(config.aggregator_name)), leaf=False, context=_Aggregator())]
         roots: list[Scope] = []
         if config.organization is not None:
             roots.append(Scope(SOURCE, ("organization",), leaf=False, context=_Organization()))
@@ -271,6 +324,12 @@ class AwsCollector(Collector):
             return iter(list(self._collect_account(context)))
         if isinstance(context, _Organization):
             return iter(list(self._collect_organization()))
+        if isinstance(context, _AggregatorPart):
+            return iter(self._collect_part(context))
+        if isinstance(context, _Aggregator):
+            return iter(list(self._collect_aggregator()))
+        if isinstance(context, _FailedSource):
+            raise CollectorError(context.message, vendor=SOURCE, code=context.code)
         raise CollectorError(f"unknown AWS scope {scope.label}", vendor=SOURCE)
 
     def close(self) -> None:
@@ -340,6 +399,94 @@ class AwsCollector(Collector):
             pages = self._call(client, "list_children", paginate=True, ParentId=parent, ChildType="ORGANIZATIONAL_UNIT")
             queue.extend(child["Id"] for page in pages for child in page["Children"])
         return found
+
+    # ------------------------------------------------------------------ aggregator (engine mode)
+
+    def _collect_aggregator(self) -> Iterator[Scope]:
+        config = self._config
+        name = str(config.aggregator_name)
+        principal = self._base(config.profile)
+        if config.aggregator_role_arn:
+            principal = self._assume(
+                principal, config.aggregator_role_arn, config.aggregator_external_id, "origin-region-agent", 3600
+            )
+        region = config.aggregator_region or self._home_region(config.partition, principal)
+        client = self._client(principal, "config", region)
+        where = f"aggregator {name} in {region}"
+        pages = self._call(
+            client,
+            "describe_configuration_aggregator_sources_status",
+            paginate=True,
+            ConfigurationAggregatorName=name,
+            UpdateStatus=["FAILED", "OUTDATED"],
+            context=where,
+        )
+        for page in pages:
+            for source in page["AggregatedSourceStatusList"]:
+                status, source_region = source.get("LastUpdateStatus", "?"), source.get("AwsRegion", "?")
+                source_id = source.get("SourceId", "?")
+                detail = f": {source.get('LastErrorCode')}: {source.get('LastErrorMessage', '')}".rstrip(": ")
+                message = (
+                    f"aggregator {name}: source {source.get('SourceType', '')} {source_id} in {source_region} is "
+                    f"{status}{detail if source.get('LastErrorCode') else ''}; its data may be missing or stale"
+                )
+                code = "AggregatorSource" + status.title()
+                path = ("aggregator", name, "source", str(source_id), str(source_region))
+                yield Scope(SOURCE, path, leaf=False, context=_FailedSource(code, message))
+        with principal.lock:
+            partition = config.partition or _partition_of_region(region)
+            known = sorted(principal.session.get_available_regions("ec2", partition))
+        parts = _region_parts(known, config.aggregator_queries)
+        for n, condition in enumerate(parts, 1):
+            expression = f"SELECT {_ENGINE_FIELDS} WHERE resourceType IN ('{_EIP}', '{_ENI}')" + (
+                f" AND {condition}" if condition else ""
+            )
+            label = ("aggregator", name, f"part-{n}-of-{len(parts)}")
+            yield Scope(SOURCE, label, leaf=True, context=_AggregatorPart(principal, region, expression))
+
+    def _collect_part(self, part: _AggregatorPart) -> list[CloudAddress]:
+        config = self._config
+        client = self._client(part.principal, "config", part.region)
+        pages = self._call(
+            client,
+            "select_aggregate_resource_config",
+            paginate=True,
+            ConfigurationAggregatorName=config.aggregator_name,
+            Expression=part.expression,
+            PaginationConfig={"PageSize": _ENGINE_PAGE},
+            context=f"aggregator {config.aggregator_name} in {part.region}",
+        )
+        # Merged per account x region x IP, as one per-account leaf would (an EIP and its interface are one record).
+        merged: dict[tuple[str, str, str], CloudAddress] = {}
+        for page in pages:
+            for text in page["Results"]:
+                for record in self._engine_records(text):
+                    key = (record.account, record.region, record.ip)
+                    merged[key] = _richer(merged.get(key), record)
+        return list(merged.values())
+
+    def _engine_records(self, text: str) -> list[CloudAddress]:
+        """The records of one advanced-query row (a JSON string): the EC2 item's fields, in camelCase."""
+        try:
+            row = json.loads(text)
+            account, region = str(row["accountId"]), str(row["awsRegion"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CollectorError(f"aggregator row is not a configuration item: {exc}", vendor=SOURCE) from None
+        skip, wanted = self._config.skip_regions, self._config.regions
+        if any(fnmatch.fnmatchcase(region, p) for p in skip) or (
+            wanted and not any(fnmatch.fnmatchcase(region, p) for p in wanted)
+        ):
+            return []
+        item = _pascal(row.get("configuration") or {})
+        observed = _capture_time(row.get("configurationItemCaptureTime"))
+        if row.get("resourceType") == _EIP:
+            record = self._address_record(item, account, region)
+            records = [] if record is None else [record]
+        elif row.get("resourceType") == _ENI:
+            records = list(self._interface_records(item, account, region))
+        else:
+            return []
+        return [dataclasses.replace(r, observed_at=observed) for r in records]
 
     # ------------------------------------------------------------------ account
 
@@ -566,6 +713,7 @@ class AwsCollector(Collector):
                     "ec2": self._config.endpoint_url,
                     "sts": self._config.sts_endpoint_url,
                     "organizations": self._config.organizations_endpoint_url,
+                    "config": self._config.config_endpoint_url,
                 }[service]
                 try:
                     client = principal.session.create_client(
@@ -656,7 +804,44 @@ def _richer(old: CloudAddress | None, new: CloudAddress) -> CloudAddress:
         source=keep.source,
         confidence=keep.confidence,
         details=tuple(sorted(merged.items())),
+        observed_at=keep.observed_at,
     )
+
+
+def _region_parts(known: list[str], count: int) -> list[str]:
+    """WHERE conditions splitting the regions into `count` parts: round-robin over `known`, the last takes the rest."""
+    if count <= 1 or len(known) < count:
+        return [""]
+    shares = [known[i::count] for i in range(count - 1)]
+    listed = [r for share in shares for r in share]
+
+    def quoted(regions: list[str]) -> str:
+        return ", ".join(f"'{r}'" for r in regions)
+
+    return [f"awsRegion IN ({quoted(share)})" for share in shares] + [f"NOT awsRegion IN ({quoted(listed)})"]
+
+
+def _pascal(value: Any) -> Any:
+    """A configuration item's ``configuration`` in the EC2 API's key style (``publicIp`` -> ``PublicIp``)."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: _pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    return value
+
+
+def _capture_time(text: Any) -> datetime:
+    """``configurationItemCaptureTime`` (ISO 8601) as an aware UTC datetime.
+
+    Absent or unreadable: the epoch, i.e. "observed long ago", so that the plan never trusts it over a mapping's own
+    ``modified_on`` (None would mean "read live").
+    """
+    try:
+        parsed = datetime.fromisoformat(str(text))
+    except ValueError:
+        logger.warning("aws: unreadable configurationItemCaptureTime %r: treated as old", text)
+        return _LONG_AGO
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _rank(record: CloudAddress) -> int:

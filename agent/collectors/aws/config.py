@@ -8,6 +8,10 @@ Three ways to name the accounts to scan, combinable:
   `member_role_name` in each.
 
 Regions are every enabled region of each account (``ec2:DescribeRegions``), or the `regions` patterns (fnmatch).
+
+`mode` chooses how: ``accounts`` (the default) calls EC2 in every account x region as above; ``config_aggregator``
+asks one AWS Config aggregator (advanced queries, in the delegated administrator account) for the whole
+organization's Elastic IPs and network interfaces instead; `accounts` / `organization` are then unused.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from agent.schema import StrictModel
 
@@ -42,6 +46,7 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION_PATTERN = re.compile(r"^[a-z0-9*?\[\]!-]{1,64}$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_AGGREGATOR_NAME = re.compile(r"^[\w-]{1,256}$")
 _OU_OR_ROOT = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
 
 
@@ -192,17 +197,41 @@ class AwsConfig(StrictModel):
     page_size: int = Field(default=1000, ge=5, le=1000)
     """``MaxResults`` of DescribeNetworkInterfaces."""
     include_ipv6: bool = True
+    mode: Literal["accounts", "config_aggregator"] = "accounts"
+    """``accounts``: EC2 calls per account x region. ``config_aggregator``: AWS Config advanced queries."""
+    aggregator_name: str | None = Field(default=None, validate_default=True)
+    """Name of the AWS Config aggregator (required with ``mode: config_aggregator``)."""
+    aggregator_region: str | None = None
+    """Region the aggregator lives in; default: `region`, else AWS_REGION / profile, else the partition's home."""
+    aggregator_role_arn: str | None = None
+    """Role to assume (from the base credentials) to query the aggregator; default: the base credentials."""
+    aggregator_external_id: SecretStr | None = None
+    aggregator_queries: int = Field(default=4, ge=1, le=16)
+    """Queries run in parallel, each over a share of the regions (pages hold at most 100 rows)."""
+    config_endpoint_url: str | None = None
+    """AWS Config endpoint (a proxy or a local fake)."""
 
     _v_regions = field_validator("regions", "skip_regions")(lambda cls, v: _check_regions(v))
+    _v_aggregator_role = field_validator("aggregator_role_arn")(lambda cls, v: _check_role_arn(v))
 
-    @field_validator("endpoint_url", "sts_endpoint_url", "organizations_endpoint_url")
+    @field_validator("aggregator_name")
+    @classmethod
+    def _v_aggregator_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (not a model one) so that the message names the field, never the whole section.
+        if value is None and info.data.get("mode") == "config_aggregator":
+            raise ValueError("mode 'config_aggregator' needs the name of the aggregator")
+        if value is not None and not _AGGREGATOR_NAME.match(value):
+            raise ValueError(f"{value!r} is not an AWS Config aggregator name (1-256 of [A-Za-z0-9_-])")
+        return value
+
+    @field_validator("endpoint_url", "sts_endpoint_url", "organizations_endpoint_url", "config_endpoint_url")
     @classmethod
     def _v_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"{value!r} is not an http(s):// URL")
         return value
 
-    @field_validator("region")
+    @field_validator("region", "aggregator_region")
     @classmethod
     def _v_region(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[a-z]{2}(-[a-z]+)+-\d+$", value):
