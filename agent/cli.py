@@ -374,11 +374,16 @@ def regions(config_path: str | None, zone: str, output: str) -> None:
 @cli.command()
 @click.option("--output", type=click.Choice(["text", "json"]), default="text")
 @click.option("--clouds", default="all", help="Comma-separated fakes to start: aws,gcp,azure,oci (installed extras).")
-def demo(output: str, clouds: str) -> None:
+@click.option(
+    "--engine",
+    is_flag=True,
+    help="Discover through each cloud's inventory engine (AWS Config aggregator…) where its fake has one.",
+)
+def demo(output: str, clouds: str, engine: bool) -> None:
     """Run the whole pipeline against the built-in sandbox: no credentials, no network."""
     from agent.sandbox.demo_run import run_demo
 
-    sys.exit(run_demo(output=output, clouds=clouds))
+    sys.exit(run_demo(output=output, clouds=clouds, engine=engine))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1006,10 +1006,14 @@ def _org_page(key: str, items: list[dict[str, Any]], params: dict[str, Any]) -> 
 # ---------------------------------------------------------------------- demo
 
 DEMO_ACCOUNT = "111111111111"
+DEMO_AGGREGATOR = "demo-org"
 
 
-def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
+def start_demo(stack: contextlib.ExitStack, *, engine: bool = False) -> DemoCloud:
     """Start the fake with one account and a few public IPs in three regions (one in a Local Zone).
+
+    `engine`: the account also runs an organization-wide AWS Config aggregator (``demo-org`` in us-east-1) and the
+    config discovers through it (``mode: config_aggregator``) instead of calling EC2 per region.
 
     Addresses are in real AWS EC2 prefixes of the same region (the `ranges` feed agrees with the account). One more,
     198.51.100.41 (TEST-NET-2, in no feed), lives in a region that is not enabled (``ap-east-1`` not-opted-in): the
@@ -1071,10 +1075,15 @@ def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
         "connect_timeout": 2,
         "read_timeout": 10,
     }
+    if engine:
+        fake.create_organization(account)
+        fake.add_aggregator(DEMO_AGGREGATOR, account, "us-east-1")
+        config.update(mode="config_aggregator", aggregator_name=DEMO_AGGREGATOR, config_endpoint_url=fake.url)
     return DemoCloud(
         source="aws",
         config=config,
         env=env,
         origin_ips=[*expected, "198.51.100.41"],
         expected_regions=expected,
+        fake=fake,
     )

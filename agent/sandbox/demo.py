@@ -23,3 +23,4 @@ class DemoCloud:
     env: dict[str, str] = field(default_factory=dict)
     origin_ips: list[str] = field(default_factory=list)
     expected_regions: dict[str, str] = field(default_factory=dict)  # canonical ip -> region the agent should map
+    fake: Any = field(default=None, repr=False)  # the fake object itself, for tests that change its state

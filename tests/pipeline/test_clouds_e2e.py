@@ -9,7 +9,7 @@ import json
 import pytest
 
 from agent.sandbox.cloudflare import FakeCloudflare
-from agent.sandbox.demo_run import CLOUD_MODULES
+from agent.sandbox.demo_run import CLOUD_MODULES, engine_capable
 
 
 @pytest.mark.parametrize("source", sorted(CLOUD_MODULES))
@@ -52,3 +52,38 @@ def test_demo_command_runs_the_whole_pipeline(run_cli) -> None:
     assert [d["ip"] for d in zone["drift"]] == ["203.0.113.10"]  # hand-made mapping kept
     assert zone["unmatched"] == ["198.51.100.77"] or "198.51.100.77" in zone["unmatched"]
     assert {s for s in summary["discovery"]["sources"]} >= {"static"}
+
+
+@pytest.mark.parametrize("source", sorted(s for s in CLOUD_MODULES if engine_capable(s)))
+def test_cloud_engine_sync_maps_the_same_addresses(
+    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engine mode (the cloud's inventory engine fake, real SDK) through `sync`: the same mappings as per account."""
+    module = importlib.import_module(CLOUD_MODULES[source])
+    with contextlib.ExitStack() as stack:
+        cloud = module.start_demo(stack, engine=True)
+        for key, value in cloud.env.items():
+            monkeypatch.setenv(key, value)
+        for number, ip in enumerate(cloud.origin_ips):
+            cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
+        config = write_config([], inventory={source: cloud.config})
+        result = run_cli("sync", "--config", str(config), "--output", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert cf.mappings(zone) == {ip: (source, region) for ip, region in cloud.expected_regions.items()}
+    assert result.summary["discovery"]["complete"] is True
+
+
+def test_demo_engine_flag_discovers_through_the_engines(run_cli) -> None:
+    """`demo --engine`: clouds whose fake has an inventory engine use it; the others say they stayed per account."""
+    result = run_cli("demo", "--engine", "--output", "json")
+    assert result.exit_code == 0, result.stdout[-2000:]
+    out = json.loads(result.stdout)
+    (zone,) = out["summary"]["zones"]
+    assert zone["created"] > 0
+    notes = " ".join(out["notes"])
+    for source in CLOUD_MODULES:
+        if engine_capable(source):
+            assert f"{source}: no inventory engine" not in notes
+        else:
+            assert f"{source}: no inventory engine" in notes or f"{source}: skipped" in notes
+    assert out["summary"]["discovery"]["sources"]["aws"]["addresses"] == 4
