@@ -219,6 +219,7 @@ class AwsFake:
         """Seconds added to every EC2 and Config call (benchmarks)."""
         self.aggregators: list[FakeAggregator] = []
         self.org_id = "o-f4k3f4k3f4"
+        self._select_snapshots: dict[str, list[dict[str, Any]]] = {}
         self.accounts: dict[str, FakeAccount] = {}
         self.calls: Counter[tuple[str, str]] = Counter()  # (service, action) -> count
         self.requests: list[tuple[str, str, str, str]] = []  # (service, action, account, region)
@@ -608,7 +609,10 @@ class AwsFake:
         accounts, regions = self._aggregated(aggregator)
         if action == "DescribeConfigurationAggregatorSourcesStatus":
             return aws_config.sources_status(aggregator, [a.id for a in accounts], regions, params, self.org_id)
-        return aws_config.select(self._configuration_items(aggregator, accounts, regions), params)
+        with self._lock:  # the snapshots are shared by the server's threads
+            return aws_config.select(
+                lambda: self._configuration_items(aggregator, accounts, regions), params, self._select_snapshots
+            )
 
     def _aggregated(self, aggregator: FakeAggregator) -> tuple[list[FakeAccount], list[str]]:
         """The source accounts and the source regions (where enabled in some source account) of `aggregator`."""

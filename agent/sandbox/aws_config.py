@@ -32,6 +32,7 @@ import functools
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -434,13 +435,42 @@ def _sort_key(row: dict[str, Any], prop: str) -> str:
     return _text(values[0]) if values else ""
 
 
-def select(items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """Answer one ``SelectAggregateResourceConfig`` page over `items` (CIs, in a stable order)."""
+def select(
+    load: Callable[[], list[dict[str, Any]]], params: dict[str, Any], snapshots: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Answer one ``SelectAggregateResourceConfig`` page over the CIs `load` returns (in a stable order).
+
+    A query's rows are computed on its first page and kept in `snapshots` under its ``NextToken`` (bounded), so that
+    later pages read the same snapshot and cost the fake no re-evaluation.
+    """
     expression = params.get("Expression")
     if not isinstance(expression, str) or not 1 <= len(expression) <= 4096:
         raise ConfigApiError("ValidationException", "Expression must be 1 to 4096 characters.")
     query = _Parser(expression).parse()
     limit = _limit(params, _DEFAULT_AGGREGATE_PAGE if query.aggregate else _DEFAULT_PAGE)
+    digest = hashlib.sha256(expression.encode()).hexdigest()[:16]
+    start = _start(params, digest)
+    if start:
+        rows = snapshots.get(str(params["NextToken"]))
+        if rows is None:
+            raise ConfigApiError("InvalidNextTokenException", "The nextToken provided is invalid.")
+    else:
+        rows = _rows(query, load())
+    page = rows[start : start + limit]
+    result: dict[str, Any] = {
+        "Results": [json.dumps(r, separators=(",", ":")) for r in page],
+        "QueryInfo": {"SelectFields": [{"Name": f} for f in query.fields]},
+    }
+    if start + limit < len(rows):
+        token = base64.urlsafe_b64encode(f"{digest}:{start + limit}:{uuid.uuid4().hex}".encode()).decode()
+        result["NextToken"] = token
+        snapshots[token] = rows
+        while len(snapshots) > 256:
+            snapshots.pop(next(iter(snapshots)))
+    return result
+
+
+def _rows(query: _Query, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     matched = [item for item in items if query.where(item)]
     if query.aggregate:
         groups: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -457,16 +487,7 @@ def select(items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any
         rows = [_row(item, query.fields) for item in matched]
     for prop, descending in reversed(query.order_by):  # stable sorts, last key first
         rows.sort(key=functools.partial(_sort_key, prop=prop), reverse=descending)
-    digest = hashlib.sha256(expression.encode()).hexdigest()[:16]
-    start = _start(params, digest)
-    page = rows[start : start + limit]
-    result: dict[str, Any] = {
-        "Results": [json.dumps(r, separators=(",", ":")) for r in page],
-        "QueryInfo": {"SelectFields": [{"Name": f} for f in query.fields]},
-    }
-    if start + limit < len(rows):
-        result["NextToken"] = base64.urlsafe_b64encode(f"{digest}:{start + limit}".encode()).decode()
-    return result
+    return rows
 
 
 def _limit(params: dict[str, Any], default: int) -> int:
@@ -483,7 +504,7 @@ def _start(params: dict[str, Any], digest: str) -> int:
     if not token:
         return 0
     try:
-        owner, _, offset = base64.urlsafe_b64decode(str(token)).decode().partition(":")
+        owner, offset, *_ = base64.urlsafe_b64decode(str(token)).decode().split(":")
         if owner != digest:
             raise ValueError(token)
         return int(offset)
