@@ -172,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         listing = math.ceil(args.accounts / 20)
         print(f"per-account sample calls {sample_calls:>7}   wall {sample_wall:7.2f} s   ({args.sample} accounts, "
               f"{args.sample * len(DEFAULT_REGIONS)} account x region scopes, errors {sample_errors})")  # fmt: skip
-        print(f"per-account mode   calls {round(sample_calls * scale) + listing:>7} (extrapolated: x{scale:g} + "
-              f"{listing} ListAccounts pages)   wall {sample_wall * scale:7.2f} s (extrapolated x{scale:g})")  # fmt: skip
+        extrapolated = round(sample_calls * scale) + listing
+        print(f"per-account mode   calls {extrapolated:>7} (extrapolated: x{scale:g} + {listing} ListAccounts "
+              f"pages)   wall {sample_wall * scale:7.2f} s (extrapolated x{scale:g})")  # fmt: skip
         in_sample = {f for f in found if f[2] in set(sample)}
         if sample_found != in_sample:
             missed.append(f"modes disagree on the sample: {len(sample_found ^ in_sample)} addresses differ")
