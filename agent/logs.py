@@ -1,9 +1,11 @@
 """Logging set-up for the CLI and the serverless handlers: text or JSON lines, secrets redacted, summary last.
 
-JSON logs are one object per line (``ts``, ``level``, ``logger``, ``msg`` plus any ``extra=`` fields) because every
-log pipeline we target (CloudWatch, Cloud Logging, Azure Monitor, OCI Logging, Loki) parses that without
-configuration. The run summary is logged last (`log_summary`), so "the last line of the run" is a stable place for a
-human or a log query to find the outcome.
+JSON logs are one object per line: ``time`` (RFC 3339, UTC), ``severity``, ``message``, ``logger`` plus any ``extra=``
+fields. ``severity`` and ``message`` are the names Google Cloud Logging reads without configuration; CloudWatch,
+Azure Monitor, OCI Logging and Loki parse any JSON line. The earlier names ``ts``, ``level`` and ``msg`` are still
+written, so existing log queries keep working. The run summary is logged last (`log_summary`), so "the last line of the
+run" is a stable place for a human or a log query to find the outcome; its per-change lists are capped
+(`bounded_summary`) because log platforms drop entries over ~256 KB.
 
 Secrets are kept out of log calls by design (tokens are `SecretStr`); `RedactingFilter` is only a backstop for a
 message that quotes an ``Authorization`` header, a bearer token or a ``token=`` pair, e.g. from a third-party library.
@@ -23,6 +25,7 @@ __all__ = [
     "REDACTED",
     "JsonFormatter",
     "RedactingFilter",
+    "bounded_summary",
     "configure_logging",
     "log_summary",
     "register_secret",
@@ -112,14 +115,21 @@ def _iso(created: float) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts`` (UTC, ISO 8601, ms), ``level``, ``logger``, ``msg``, extras, ``exc``."""
+    """One JSON object per line: ``time`` (RFC 3339, UTC, ms), ``severity``, ``message``, ``logger``, extras, ``exc``.
+
+    ``ts``, ``level`` and ``msg`` repeat the first three under their earlier names (kept for existing queries).
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        moment, message = _iso(record.created), record.getMessage()
         entry: dict[str, Any] = {
-            "ts": _iso(record.created),
-            "level": record.levelname,
+            "time": moment,
+            "severity": record.levelname,
+            "message": message,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "ts": moment,
+            "level": record.levelname,
+            "msg": message,
         }
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRS and key not in entry:
@@ -127,6 +137,20 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+class _StderrStream:
+    """Writes to whatever `sys.stderr` is at the time of the write.
+
+    A progress display (rich) swaps `sys.stderr` for a proxy that prints above its live line; a handler holding the
+    original stream would write through the display instead and the lines would interleave.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class _TextFormatter(logging.Formatter):
@@ -178,7 +202,7 @@ def configure_logging(
         for handler in existing:
             _install(handler, formatter)
         return
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler: logging.StreamHandler[Any] = logging.StreamHandler(stream if stream is not None else _StderrStream())
     setattr(handler, _OUR_HANDLER, True)
     _install(handler, formatter)
     root.addHandler(handler)
@@ -193,15 +217,62 @@ def _install(handler: logging.Handler, formatter: logging.Formatter) -> None:
         handler.addFilter(RedactingFilter())
 
 
+SUMMARY_LIST_LIMIT = 100
+# Per-zone lists of the summary that grow with the zone; "changes" is capped over all zones together.
+_ZONE_LISTS = ("unsupported", "ambiguous", "global", "unmatched", "failed", "conflicts", "drift", "stale", "over_cap")
+
+
+def bounded_summary(report: Mapping[str, Any], *, limit: int = SUMMARY_LIST_LIMIT) -> dict[str, Any]:
+    """The summary with its long lists cut for a log line: the first `limit` changes over all zones, and at most
+    `limit` items in every other per-zone list and in ``origins``.
+
+    Each cut list gets a ``<name>_total`` field next to it with the full count, and ``truncated: true`` is set at
+    the top, so a reader knows the complete summary is in ``--summary-file`` / ``--output json``.
+    """
+    out = dict(report)
+    zones = report.get("zones")
+    if not isinstance(zones, list):
+        return out
+    changes_left = limit
+    truncated = False
+    bounded: list[Any] = []
+    for zone in zones:
+        if not isinstance(zone, Mapping):
+            bounded.append(zone)
+            continue
+        copy = dict(zone)
+        changes = copy.get("changes")
+        if isinstance(changes, list) and len(changes) > changes_left:
+            copy["changes"], copy["changes_total"] = changes[:changes_left], len(changes)
+            truncated = True
+        if isinstance(changes, list):
+            changes_left = max(0, changes_left - len(changes))
+        for key in _ZONE_LISTS:
+            items = copy.get(key)
+            if isinstance(items, list) and len(items) > limit:
+                copy[key], copy[f"{key}_total"] = items[:limit], len(items)
+                truncated = True
+        origins = copy.get("origins")
+        if isinstance(origins, Mapping) and len(origins) > limit:
+            copy["origins"] = dict(list(origins.items())[:limit])
+            copy["origins_total"] = len(origins)
+            truncated = True
+        bounded.append(copy)
+    out["zones"] = bounded
+    if truncated:
+        out["truncated"] = True
+    return out
+
+
 def log_summary(report: Mapping[str, Any], *, logger: logging.Logger | None = None) -> None:
     """Log the run summary as the last line: JSON mode puts it under ``summary``; text mode appends it as JSON.
 
     The level follows the outcome (INFO for exit code 0, WARNING for 1, ERROR otherwise) so that alerting on
-    ``level >= WARNING`` catches failed runs without parsing the summary.
+    ``level >= WARNING`` catches failed runs without parsing the summary. Long lists are capped (`bounded_summary`).
     """
     log = logger or logging.getLogger("agent.summary")
     exit_code = report.get("exit_code", 0)
     level = logging.INFO if exit_code == 0 else logging.WARNING if exit_code == 1 else logging.ERROR
-    log.log(level, SUMMARY_MSG, extra={"summary": dict(report)})
+    log.log(level, SUMMARY_MSG, extra={"summary": bounded_summary(report)})
     for handler in logging.getLogger().handlers:
         handler.flush()

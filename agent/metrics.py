@@ -22,6 +22,8 @@ Metric names (prefix ``origin_region_agent_``; the `job` and grouping labels are
 ``origin_addresses{vendor}``                       discovered addresses that are zone origins, per vendor
 ``discovery_complete``                             1 when every scope finished (only then may it delete)
 ``zones`` / ``skipped``                            zones processed; scopes or zones skipped for lack of time
+``over_cap``                                       new mappings left out because a zone would exceed its cap
+``build_info{version,api_family}``                 always 1; the agent version and Cloudflare API family used
 =================================================  ===========================================================
 
 A push failure is logged as a warning and never fails the run: metrics are a side channel.
@@ -167,7 +169,20 @@ def build_registry(summary: Mapping[str, Any], *, now: float | None = None) -> A
     discovery = summary.get("discovery")
     complete = isinstance(discovery, Mapping) and bool(discovery.get("complete"))
     gauge("discovery_complete", "1 when every discovery scope ran to its end (deletes allowed).").set(int(complete))
+    over_cap = sum(_count(z.get("over_cap", [])) for z in summary.get("zones") or () if isinstance(z, Mapping))
+    gauge("over_cap", "New mappings left out because the zone would exceed its mapping cap.").set(over_cap)
+    info = gauge("build_info", "Always 1: the agent version and the Cloudflare API family.", ("version", "api_family"))
+    info.labels(version=_version(), api_family=str(summary.get("api_family") or "none")).set(1)
     return registry
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("origin-region-agent")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "unknown"
 
 
 def _shard_index(value: Any) -> str | None:

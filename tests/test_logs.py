@@ -104,7 +104,7 @@ def test_registered_secret_is_redacted_everywhere(stream):
     )
     (line,) = lines(stream)
     assert "plain-value-that-is-the-token" not in line
-    assert line.count(REDACTED) == 2
+    assert line.count(REDACTED) == 3  # message, msg (its earlier name) and the extra
 
 
 def test_secret_named_extra_is_redacted(stream):
@@ -145,3 +145,33 @@ def test_bad_format_or_level_names_the_value(fmt, level):
     """Unknown format or level: ValueError naming the value."""
     with pytest.raises(ValueError, match=r"xml|LOUD"):
         configure_logging(fmt, level)  # type: ignore[arg-type]
+
+
+def test_json_lines_carry_severity_message_and_rfc3339_time(stream):
+    """Cloud Logging's field names (severity, message) and an RFC 3339 time; extras stay as fields."""
+    from datetime import datetime
+
+    configure_logging("json", "INFO", stream=stream)
+    logging.getLogger("agent.test").warning("zone %s slow", "a.example", extra={"zone": "a.example"})
+    entry = json.loads(lines(stream)[0])
+    assert entry["severity"] == "WARNING" and entry["message"] == "zone a.example slow"
+    assert entry["zone"] == "a.example"
+    assert entry["time"].endswith("Z") and datetime.fromisoformat(entry["time"]).utcoffset().total_seconds() == 0
+
+
+def test_summary_log_line_is_bounded(stream):
+    """The summary line keeps the first 100 changes over all zones, with counts of what was cut."""
+    configure_logging("json", "INFO", stream=stream)
+    change = {"action": "create", "ip": "192.0.2.1", "vendor": "aws", "region": "us-east-1", "status": "pending"}
+    zones = [
+        {"zone": "a.example", "changes": [change] * 80, "unmatched": ["198.51.100.1"] * 150, "origins": {}},
+        {"zone": "b.example", "changes": [change] * 5000, "unmatched": [], "origins": {}},
+    ]
+    log_summary({"version": 1, "exit_code": 0, "zones": zones})
+    line = lines(stream)[-1]
+    logged = json.loads(line)["summary"]
+    assert logged["truncated"] is True
+    assert len(logged["zones"][0]["changes"]) == 80 and "changes_total" not in logged["zones"][0]
+    assert len(logged["zones"][1]["changes"]) == 20 and logged["zones"][1]["changes_total"] == 5000
+    assert len(logged["zones"][0]["unmatched"]) == 100 and logged["zones"][0]["unmatched_total"] == 150
+    assert len(line) < 64 * 1024

@@ -193,3 +193,15 @@ def test_sharded_run_pushes_under_its_shard(gateway):
     assert push_run_metrics(summary(0, shard="3/4"), gateway=gateway.url, job="ora", grouping_key={"cluster": "eu"})
     assert push_run_metrics(summary(0, shard="0/1"), gateway=gateway.url, job="ora")
     assert [p.path for p in gateway.pushes] == ["/metrics/job/ora/cluster/eu/shard/3", "/metrics/job/ora"]
+
+
+def test_build_info_and_over_cap_are_pushed(gateway):
+    """build_info carries the version and API family; over_cap counts the mappings left out over all zones."""
+    from importlib.metadata import version
+
+    data = summary(0, api_family="v1")
+    data["zones"][0]["over_cap"] = ["192.0.2.7", "192.0.2.8"]
+    assert push_run_metrics(data, gateway=gateway.url, job="ora")
+    s = gateway.pushes[0].samples()
+    assert s[("origin_region_agent_build_info", (("api_family", "v1"), ("version", version("origin-region-agent"))))] == 1
+    assert s[("origin_region_agent_over_cap", ())] == 2
