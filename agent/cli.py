@@ -15,12 +15,83 @@ import click
 __all__ = ["main"]
 
 EXIT_CONFIG = 2
+EXIT_DECLINED = 5  # `sync` on a terminal: the confirmation was declined, nothing was written
+ENV_PREFIX = "ORIGIN_REGION_AGENT"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RUN_OUTPUTS = ("table", "json", "csv", "yaml", "none")
+LIST_OUTPUTS = ("table", "json", "csv", "yaml")
+
+
+class OutputChoice(click.Choice):  # type: ignore[type-arg]
+    """An `--output` value; ``text``, the name `table` had before, is still accepted (not listed in --help)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.lower() == "text" and "table" in self.choices:
+            value = "table"
+        return super().convert(value, param, ctx)
+
+
+def output_option(choices: tuple[str, ...] = RUN_OUTPUTS, default: str = "table") -> Callable[..., Any]:
+    """`-o/--output`, with the same names on every command (`none`: nothing on stdout, logs only)."""
+    descriptions = {
+        "table": "table: for people",
+        "json": "json: the complete document",
+        "csv": "csv: one row per item",
+        "yaml": "yaml: as json",
+        "none": "none: nothing on stdout (logs only)",
+    }
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=OutputChoice(list(choices), case_sensitive=False),
+        default=default,
+        show_default=True,
+        help="Output format on stdout. " + "; ".join(descriptions[c] for c in choices) + ".",
+    )
+
+
+def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--log-format` and `--log-level`, on every command. Logs go to stderr."""
+    func = click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default=None,
+        help="Lowest level logged on stderr (default INFO, or `log_level` in the config).",
+    )(func)
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Logs on stderr as text lines or JSON objects (default text, or `log_format` in the config).",
+    )(func)
+
+
+def env_var_of(option: click.Option) -> str:
+    """``--max-changes`` → ``ORIGIN_REGION_AGENT_MAX_CHANGES``: one prefix, the long flag's name."""
+    longest = max(option.opts, key=len).lstrip("-")
+    return f"{ENV_PREFIX}_{longest.replace('-', '_').upper()}"
+
+
+def with_env_vars(command: click.Command) -> click.Command:
+    """Give every option of `command` (and of its subcommands) an environment variable, shown in --help."""
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden and not param.is_eager:
+            if param.envvar is None:
+                param.envvar = env_var_of(param)
+            param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_env_vars(sub)
+    return command
 
 
 class LazyGroup(click.Group):
     """Commands that live in other modules are imported only when invoked (or listed by --help)."""
 
     lazy: dict[str, str] = {
+        "doctor": "agent.doctor.cli:doctor",
+        "feeds": "agent.feeds.cli:feeds",
         "lookup": "agent.feeds.cli:lookup",
         "init": "agent.init_cmd:init",
     }
@@ -37,25 +108,31 @@ class LazyGroup(click.Group):
                 command: click.Command = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError):
                 return None
-            return command
-        return super().get_command(ctx, name)
+            return with_env_vars(command)
+        found = super().get_command(ctx, name)
+        return with_env_vars(found) if found is not None else None
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, hint: str = "") -> NoReturn:
     click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
     sys.exit(EXIT_CONFIG)
+
+
+def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="YAML config file (see README: Configuration). Without it, settings come from flags and environment.",
+    )(func)
 
 
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every pipeline command shares."""
     options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False),
-            envvar="ORIGIN_REGION_AGENT_CONFIG",
-            help="YAML config file (env ORIGIN_REGION_AGENT_CONFIG).",
-        ),
+        _config_option,
         click.option(
             "--zone", "zones", multiple=True, help="Zone name or id; repeatable. Overrides `zones` in the file."
         ),
@@ -63,7 +140,7 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--policy",
             type=click.Choice(["create-only", "upsert", "sync"]),
             default=None,
-            help="What may change (default create-only).",
+            help="What may change: create-only (default) adds; upsert also corrects; sync also deletes.",
         ),
         click.option(
             "--max-changes",
@@ -74,32 +151,14 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Parallel discovery scopes."),
         click.option("--shard", default=None, help="INDEX/COUNT or 'auto' (Indexed Job / Cloud Run task index)."),
-        click.option(
-            "--output",
-            "output",
-            type=click.Choice(["text", "json", "none"]),
-            default=None,
-            help="Summary on stdout: text (default), json, or none (logs only).",
-        ),
+        output_option(),
         click.option(
             "--summary-file",
             type=click.Path(dir_okay=False),
             default=None,
-            help="Also write the JSON summary to this file.",
+            help="Also write the complete JSON summary to this file.",
         ),
-        click.option(
-            "--log-format",
-            type=click.Choice(["text", "json"]),
-            default=None,
-            envvar="ORIGIN_REGION_AGENT_LOG_FORMAT",
-            help="Logs on stderr (env ORIGIN_REGION_AGENT_LOG_FORMAT).",
-        ),
-        click.option(
-            "--log-level",
-            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-            default=None,
-            envvar="ORIGIN_REGION_AGENT_LOG_LEVEL",
-        ),
+        log_options,
     ]
     for option in reversed(options):
         func = option(func)
@@ -118,13 +177,42 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
     return config
 
 
-def _setup_logging(fmt: str, level: str) -> None:
+class _ErrorsSaid:
+    """Remembers the ERROR lines logged on stderr, so the text summary does not print them a second time."""
+
+    def __init__(self) -> None:
+        self.messages: set[str] = set()
+
+    def filter(self, record: Any) -> bool:
+        import logging
+
+        if record.levelno >= logging.ERROR:
+            self.messages.add(record.getMessage())
+        return True
+
+
+_said = _ErrorsSaid()
+
+
+def _setup_logging(fmt: str | None, level: str | None) -> None:
+    import logging
+
     from agent.logs import configure_logging
 
-    configure_logging("json" if fmt == "json" else "text", level)
+    configure_logging("json" if fmt == "json" else "text", level or "INFO")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_said)
+
+
+def _change_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"zone": zone["zone"], **change} for zone in summary["zones"] for change in zone["changes"]]
+
+
+CHANGE_COLUMNS = ("zone", "action", "ip", "vendor", "region", "old_vendor", "old_region", "source", "status", "error")
 
 
 def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None, log_format: str) -> None:
+    from agent.report.tables import render_rows, to_yaml
     from agent.report.text import render_text
 
     if summary_file:
@@ -133,8 +221,14 @@ def _emit(summary: dict[str, Any], output: str | None, summary_file: str | None,
             handle.write("\n")
     if output == "json":
         click.echo(json.dumps(summary, indent=2))
+    elif output == "yaml":
+        click.echo(to_yaml(summary), nl=False)
+    elif output == "csv":
+        click.echo(render_rows(_change_rows(summary), CHANGE_COLUMNS, "csv"), nl=False)
     elif output != "none":
-        click.echo(render_text(summary))
+        text = render_text(summary, already_said=frozenset(_said.messages))
+        if text:
+            click.echo(text)
     if log_format == "json" or output == "none":  # JSON logs end with the summary; text logs would only repeat it
         from agent.logs import log_summary
 
@@ -162,10 +256,15 @@ def _finish(config: Any, outcome: Any, output: str | None, summary_file: str | N
     return int(outcome.exit_code)
 
 
+def _progress() -> bool:
+    """Progress is drawn on a terminal only (stderr), never into a pipe or a log file."""
+    return sys.stderr.isatty()
+
+
 def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
     from agent.pipeline import run
 
-    return _finish(config, run(config, progress=sys.stderr.isatty()), output, summary_file)
+    return _finish(config, run(config, progress=_progress()), output, summary_file)
 
 
 def _overrides(zones: tuple[str, ...], **values: Any) -> dict[str, Any]:
@@ -180,9 +279,10 @@ def _overrides(zones: tuple[str, ...], **values: Any) -> dict[str, Any]:
 def cli() -> None:
     """Keep Cloudflare origin cloud region mappings in sync with your AWS, GCP, Azure and OCI public IPs.
 
-    Start with `origin-region-agent demo` (no credentials needed), then `init`, `plan` and `sync`.
-    Exit codes: 0 success, 1 partial failure, 2 configuration or authentication error, 3 plan refused by a guard
-    (or a stale saved plan), 4 changes pending (`plan --detailed-exitcode` only).
+    Start with `origin-region-agent demo` (no credentials needed), then `init`, `doctor`, `plan` and `sync`.
+    Every option can also be set by an environment variable ORIGIN_REGION_AGENT_<OPTION> (shown in each command's
+    --help). Exit codes: 0 success, 1 partial failure, 2 configuration or authentication error, 3 plan refused by a
+    guard (or a stale saved plan), 4 changes pending (`plan --detailed-exitcode` only), 5 confirmation declined.
     """
 
 
@@ -214,7 +314,7 @@ def plan(
     from agent.report.summary import EXIT_CHANGES, EXIT_CONFIG, EXIT_OK
 
     config = _load(config_path, _overrides(zones, dry_run=True, **flags))
-    outcome = run(config, progress=sys.stderr.isatty())
+    outcome = run(config, progress=_progress())
     if out and outcome.exit_code != EXIT_CONFIG:
         from agent.plan.saved import write_plan
 
@@ -231,27 +331,15 @@ def plan(
 
 @cli.command(name="apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="ORIGIN_REGION_AGENT_CONFIG",
-    help="YAML config file (env ORIGIN_REGION_AGENT_CONFIG): credentials, endpoint and guards.",
-)
+@_config_option
 @click.option("--dry-run/--no-dry-run", default=None, help="Check the plan and report, write nothing.")
 @click.option("--max-changes", type=click.IntRange(min=0), default=None, help="Refuse (exit 3) a larger plan.")
 @click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes.")
-@click.option("--output", "output", type=click.Choice(["text", "json", "none"]), default=None)
-@click.option("--summary-file", type=click.Path(dir_okay=False), default=None)
+@output_option()
 @click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default=None, envvar="ORIGIN_REGION_AGENT_LOG_FORMAT"
+    "--summary-file", type=click.Path(dir_okay=False), default=None, help="Also write the JSON summary to this file."
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default=None,
-    envvar="ORIGIN_REGION_AGENT_LOG_LEVEL",
-)
+@log_options
 def apply_command(
     plan_file: str, config_path: str | None, output: str | None, summary_file: str | None, **flags: Any
 ) -> None:
@@ -265,16 +353,19 @@ def apply_command(
 @cli.command()
 @_run_options
 @click.option("--dry-run/--no-dry-run", default=None, help="Plan and report, write nothing (overrides `dry_run`).")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--yes", "-y", is_flag=True, default=None, help="Do not ask for confirmation on a terminal.")
 def sync(
     config_path: str | None,
     zones: tuple[str, ...],
     output: str | None,
     summary_file: str | None,
-    yes: bool,
+    yes: bool | None,
     **flags: Any,
 ) -> None:
-    """Discover, plan and apply the mappings."""
+    """Discover, plan and apply the mappings.
+
+    On a terminal (without --yes) it shows the plan first and asks; declining writes nothing and exits 5.
+    """
     config = _load(config_path, _overrides(zones, **flags))
     if not config.dry_run and not yes and sys.stdin.isatty() and sys.stdout.isatty():
         # Discover and plan once, show it, ask, then apply that very plan (checked for staleness first).
@@ -284,106 +375,124 @@ def sync(
         from agent.report.text import render_text
 
         planned = check_guards(config, plan_run(config, progress=True))
-        click.echo(render_text(replace(planned, dry_run=True).to_dict()))
+        click.echo(render_text(replace(planned, dry_run=True).to_dict(), already_said=frozenset(_said.messages)))
         if planned.exit_code in (2, 3) or not planned.planned_changes:
             sys.exit(planned.exit_code)
         if not click.confirm("Apply these changes?", default=False):
-            sys.exit(0)
+            click.echo(f"Declined: nothing was written (exit code {EXIT_DECLINED}).", err=True)
+            sys.exit(EXIT_DECLINED)
         sys.exit(_finish(config, apply_outcome(config, planned, verify=True), output, summary_file))
     sys.exit(_execute(config, output, summary_file))
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG")
-@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=None)
-@click.option("--shard", default=None)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
-@click.option(
-    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), default=None
-)
+@_config_option
+@output_option(LIST_OUTPUTS)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Parallel discovery scopes.")
+@click.option("--shard", default=None, help="INDEX/COUNT or 'auto': list only this shard's scopes.")
+@log_options
 def discover(config_path: str | None, output: str, **flags: Any) -> None:
-    """List the inventory only: every public IP the configured sources see (no Cloudflare calls)."""
+    """List the inventory only: every public IP the configured sources see (no Cloudflare calls).
+
+    Failed scopes are listed on stderr (whatever the output format) and make the exit code 1.
+    """
     from agent.pipeline import discover as run_discovery
+    from agent.report.hints import scope_hint
     from agent.report.inventory import render_inventory
 
     config = _load(config_path, _overrides((), **flags))
     from agent.errors import ConfigError
 
     try:
-        found = run_discovery(config, progress=sys.stderr.isatty())
+        found = run_discovery(config, progress=_progress())
     except ConfigError as exc:
         _fail(str(exc))
     click.echo(render_inventory(found, output), nl=False)
+    for error in found.errors:
+        hint = scope_hint(error.scope, error.code or error.error)
+        click.echo(
+            f"error: scope {error.scope} failed: {error.code or error.error}: {error.message}"
+            + (f" (hint: {hint})" if hint else ""),
+            err=True,
+        )
+    if found.skipped:
+        click.echo(f"error: {len(found.skipped)} scopes not started for lack of time", err=True)
     sys.exit(0 if found.complete else 1)
 
 
-def _zone_call(config_path: str | None, zone: str, call: Callable[[Any, str], Any]) -> Any:
+def _zone_call(config_path: str | None, zone: str, flags: dict[str, Any], call: Callable[[Any, str], Any]) -> Any:
     """Build a client from the config, resolve `zone` (name or id), and return `call(client, zone_id)`.
 
-    Any agent error (credentials, unknown zone, API refusal) is reported on one line with exit code 2.
+    Any agent error (credentials, unknown zone, API refusal) is reported on one line, with a hint, exit code 2.
     """
+    from agent.cloudflare import CloudflareError
     from agent.errors import AgentError
     from agent.pipeline import build_client
+    from agent.report.hints import cloudflare_hint
 
-    config = _load(config_path, {})
+    config = _load(config_path, _overrides((), **flags))
     try:
         with build_client(config) as client:
             is_id = len(zone) == 32 and all(c in "0123456789abcdef" for c in zone)
             return call(client, zone if is_id else client.zone_id(zone))
+    except CloudflareError as exc:
+        _fail(str(exc), cloudflare_hint(list(exc.codes), exc.status, exc.path))
     except AgentError as exc:
         _fail(str(exc))
 
 
 def _zone_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--output", type=click.Choice(["table", "json"]), default="table")(func)
+    func = log_options(func)
+    func = output_option(LIST_OUTPUTS)(func)
     func = click.option("--zone", required=True, help="Zone name or id.")(func)
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), envvar="ORIGIN_REGION_AGENT_CONFIG"
-    )(func)
+    return _config_option(func)
 
 
 @cli.command()
 @_zone_options
-def mappings(config_path: str | None, zone: str, output: str) -> None:
+def mappings(config_path: str | None, zone: str, output: str, **flags: Any) -> None:
     """List the current origin cloud region mappings of a zone."""
-    found = _zone_call(config_path, zone, lambda client, zone_id: client.list_mappings(zone_id))
+    from agent.report.tables import render_rows
+
+    found = _zone_call(config_path, zone, flags, lambda client, zone_id: client.list_mappings(zone_id))
     items = [
         {"origin_ip": m.ip, "vendor": m.vendor.value, "region": m.region, "modified_on": m.modified_on} for m in found
     ]
-    if output == "json":
-        click.echo(json.dumps(items, indent=2))
-        return
-    for item in items:
-        click.echo(f"{item['origin_ip']:<40} {item['vendor']:<6} {item['region']:<24} {item.get('modified_on') or ''}")
-    click.echo(f"{len(items)} mappings", err=True)
+    click.echo(render_rows(items, ("origin_ip", "vendor", "region", "modified_on"), output), nl=False)
+    if output == "table":
+        click.echo(f"{len(items)} mappings")
 
 
 @cli.command()
 @_zone_options
-def regions(config_path: str | None, zone: str, output: str) -> None:
+def regions(config_path: str | None, zone: str, output: str, **flags: Any) -> None:
     """List the vendors and regions a zone accepts (needs Tiered Cache on the zone)."""
-    supported = _zone_call(config_path, zone, lambda client, zone_id: client.supported_regions(zone_id))
-    if output == "json":
-        click.echo(json.dumps({v: sorted(r) for v, r in sorted(supported.items())}, indent=2))
-        return
-    for vendor, names in sorted(supported.items()):
-        click.echo(f"{vendor}: {', '.join(sorted(names))}")
+    from agent.report.tables import render_rows
+
+    supported = _zone_call(config_path, zone, flags, lambda client, zone_id: client.supported_regions(zone_id))
+    document = {v: sorted(r) for v, r in sorted(supported.items())}
+    rows = [{"vendor": vendor, "region": region} for vendor, names in document.items() for region in names]
+    click.echo(render_rows(rows, ("vendor", "region"), output, document=document), nl=False)
 
 
 @cli.command()
-@click.option("--output", type=click.Choice(["text", "json"]), default="text")
+@output_option(("table", "json", "yaml", "none"))
 @click.option("--clouds", default="all", help="Comma-separated fakes to start: aws,gcp,azure,oci (installed extras).")
 @click.option(
     "--engine",
     is_flag=True,
     help="Discover through each cloud's inventory engine (AWS Config aggregator…) where its fake has one.",
 )
-def demo(output: str, clouds: str, engine: bool) -> None:
+@log_options
+def demo(output: str, clouds: str, engine: bool, log_format: str | None, log_level: str | None) -> None:
     """Run the whole pipeline against the built-in sandbox: no credentials, no network."""
     from agent.sandbox.demo_run import run_demo
 
+    _setup_logging(log_format, log_level or "WARNING")
     sys.exit(run_demo(output=output, clouds=clouds, engine=engine))
+
+
+with_env_vars(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -136,9 +136,14 @@ def run_demo(*, output: str = "text", clouds: str = "all", engine: bool = False)
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+    document = {"plan": planned, "summary": applied, "notes": notes}
     if output == "json":
-        click.echo(json.dumps({"plan": planned, "summary": applied, "notes": notes}, indent=2))
-    else:
+        click.echo(json.dumps(document, indent=2))
+    elif output == "yaml":
+        from agent.report.tables import to_yaml
+
+        click.echo(to_yaml(document), nl=False)
+    elif output != "none":
         for note in notes:
             click.echo(f"note: {note}")
         click.echo("=== Plan (dry run) ===")

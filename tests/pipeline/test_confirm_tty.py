@@ -65,7 +65,8 @@ def test_sync_asks_before_writing(cf: FakeCloudflare, zone: str, write_config, a
     cf.add_dns_record(zone, "A", "a.example.com", "192.0.2.1")
     config = write_config([("192.0.2.1", "aws", "us-east-1")])
     code, output = run_on_tty(["sync", "--config", str(config)], answer)
-    assert code == 0, output
+    assert code == (0 if applied else 5), output  # 5: declined, documented in --help and the README
+    assert ("Declined: nothing was written" in output) is not applied
     assert "+ create" in output and "Apply these changes?" in output
     assert "discovery: 1 scopes done" in output and "static:" in output  # per-scope progress on the terminal
     assert bool(writes(cf)) is applied
