@@ -131,7 +131,7 @@ def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every pipeline command shares."""
-    options = [
+    options: list[Callable[..., Any]] = [
         _config_option,
         click.option(
             "--zone", "zones", multiple=True, help="Zone name or id; repeatable. Overrides `zones` in the file."

@@ -202,10 +202,10 @@ def configure_logging(
         for handler in existing:
             _install(handler, formatter)
         return
-    handler: logging.StreamHandler[Any] = logging.StreamHandler(stream if stream is not None else _StderrStream())
-    setattr(handler, _OUR_HANDLER, True)
-    _install(handler, formatter)
-    root.addHandler(handler)
+    ours: logging.StreamHandler[Any] = logging.StreamHandler(stream if stream is not None else _StderrStream())
+    setattr(ours, _OUR_HANDLER, True)
+    _install(ours, formatter)
+    root.addHandler(ours)
     # Third-party chatter (request lines with URLs and headers) stays out of INFO logs.
     for noisy in ("httpx", "httpcore", "botocore", "urllib3", "azure", "oci", "google"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

@@ -203,5 +203,7 @@ def test_build_info_and_over_cap_are_pushed(gateway):
     data["zones"][0]["over_cap"] = ["192.0.2.7", "192.0.2.8"]
     assert push_run_metrics(data, gateway=gateway.url, job="ora")
     s = gateway.pushes[0].samples()
-    assert s[("origin_region_agent_build_info", (("api_family", "v1"), ("version", version("origin-region-agent"))))] == 1
+    assert (
+        s[("origin_region_agent_build_info", (("api_family", "v1"), ("version", version("origin-region-agent"))))] == 1
+    )
     assert s[("origin_region_agent_over_cap", ())] == 2

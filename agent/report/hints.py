@@ -55,6 +55,18 @@ _SCOPE_HINTS: dict[str, dict[str, str]] = {
         "401": _AZURE_CREDS,
         "SubscriptionNotFound": "the subscription id is wrong or not visible to this login (`az account list`)",
     },
+    "ranges": {
+        "fetch-failed": "the feed could not be downloaded: "
+        "without internet access run `origin-region-agent feeds fetch --dir DIR` elsewhere and set "
+        "inventory.ranges.feeds_dir (or mirror_url); or remove `ranges` from the inventory",
+        "no-cache": "the feed could not be downloaded and nothing is cached: set inventory.ranges.feeds_dir "
+        "(`origin-region-agent feeds fetch --dir DIR`) or mirror_url",
+        "stale-cache": "the cached feed is too old and the download failed: refresh feeds_dir "
+        "(`origin-region-agent feeds fetch --dir DIR`) or fix the egress to the feed URL",
+        "no-file": "feeds_dir lacks this feed's file: ip-ranges.json, cloud.json, public_ip_ranges.json, "
+        "ServiceTags_Public.json (.gz accepted); `origin-region-agent feeds fetch --dir DIR` writes them",
+        "not-configured": "set azure_service_tags (or feeds_dir, mirror_url, azure_discovery) for the Azure feed",
+    },
     "oci": {
         "NotAuthorizedOrNotFound": _OCI_DENIED,
         "NotAuthorized": _OCI_DENIED,
@@ -104,6 +116,6 @@ def cloudflare_hint(codes: tuple[int, ...] | list[int], status: int | None = Non
         )
     if 10000 in codes or status == 403:
         return f"the token lacks a permission: this call needs {_permission_for(path)}; {_CHECK_TOKEN}"
-    if codes and set(codes) & {6003, 6103, 6111} or status == 401:
+    if (codes and set(codes) & {6003, 6103, 6111}) or status == 401:
         return f"the credentials were not accepted (malformed, revoked or expired); {_CHECK_TOKEN}"
     return ""

@@ -47,7 +47,13 @@ def _change_rows(zone: dict[str, Any]) -> list[list[str]]:
             target = f"{change['old_vendor']}/{change['old_region']} -> {target}"
         status = change["status"] + (f": {change['error']}" if change.get("error") else "")
         rows.append(
-            [_MARK[action] + " " + action.value, change["ip"], target, change.get("source", ""), status]
+            [
+                _MARK[action] + " " + action.value,
+                change["ip"],
+                target,
+                change.get("source", ""),
+                status,
+            ]
         )
     return rows
 

@@ -25,7 +25,7 @@ def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
 
 def test_text_output(feeds_dir: Path) -> None:
     """Vendor, region, service and prefix per IP; plain words for no cloud and for global."""
-    code, out, err = run("--feeds-dir", str(feeds_dir), "3.5.140.2", "8.8.8.8", "13.32.0.1", "20.52.64.1")
+    code, out, err = run("--feeds-dir", str(feeds_dir), "-o", "text", "3.5.140.2", "8.8.8.8", "13.32.0.1", "20.52.64.1")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "3.5.140.2: aws ap-northeast-2 (service EC2, prefix 3.5.140.0/22)"
@@ -95,7 +95,7 @@ def test_azure_service_tags_option(tmp_path: Path) -> None:
     code, out, _ = run(
         "--feed", "azure", "--azure-service-tags", str(DATA / "azure-ServiceTags_Public.json.gz"), "51.107.0.1"
     )
-    assert code == 0 and "azure switzerlandnorth" in out
+    assert code == 0 and "azure    switzerlandnorth" in out
 
 
 @pytest.mark.parametrize("module", ["agent.feeds.cli", "agent.feeds"])
