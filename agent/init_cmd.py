@@ -12,6 +12,7 @@ import configparser
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,9 +199,24 @@ def _pick_profile(names: tuple[str, ...], default: str = "default") -> str | Non
     return default if default in names else names[0]
 
 
-def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> str:
-    """The starter YAML: safe defaults, one `inventory` section per cloud found, the rest commented out."""
+RANGES_REASON = (
+    "  # Left out by `init`: the feeds are downloaded from the clouds' websites (ip-ranges.amazonaws.com,",
+    "  # www.gstatic.com, docs.oracle.com), which an egress-restricted cluster cannot reach: every run would fail.",
+    "  # Enable with `ranges: {}`; without internet, run `origin-region-agent feeds fetch --dir DIR` where it is",
+    "  # reachable, ship DIR, and use `ranges: {feeds_dir: DIR}` (files ip-ranges.json, cloud.json,",
+    "  # public_ip_ranges.json, ServiceTags_Public.json).",
+)
+
+
+def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), ranges: bool | None = None) -> str:
+    """The starter YAML: safe defaults, one `inventory` section per cloud found, the rest commented out.
+
+    `ranges`: True enables the public IP-range feeds, False comments them out with the reason (they need egress to
+    the clouds' websites). None: enabled only when no cloud credentials were found (then they are the only source).
+    """
     by_source = {f.source: f for f in findings}
+    if ranges is None:
+        ranges = not any(f.source in ("aws", "gcp", "azure", "oci") for f in findings)
     lines = [
         "# origin-region-agent starter configuration, written by `origin-region-agent init`.",
         "# Review it, then try:  origin-region-agent sync --config origin-region-agent.yaml",
@@ -233,8 +249,15 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> st
         "",
         "inventory:",
         "  # Public IP-range feeds: vendor and region for any cloud IP without credentials (lower confidence).",
-        "  ranges: {}",
     ]
+    if ranges:
+        lines += [
+            "  # Needs HTTPS to the clouds' feed URLs at run time; offline: `origin-region-agent feeds fetch --dir DIR`",
+            "  # and `ranges: {feeds_dir: DIR}`.",
+            "  ranges: {}",
+        ]
+    else:
+        lines += [*RANGES_REASON, "  # ranges: {}"]
     aws = by_source.get("aws")
     if aws:
         profile = aws.details.get("active") or _pick_profile(aws.names)
@@ -292,31 +315,92 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = ()) -> st
     return "\n".join(lines)
 
 
+def _wants_ranges(choice: bool | None, findings: list[Finding]) -> bool | None:
+    """--ranges/--no-ranges wins; on a terminal the question is asked; otherwise `render_config` decides."""
+    if choice is not None:
+        return choice
+    if sys.stdin.isatty() and sys.stdout.isatty() and any(f.source != "cloudflare" for f in findings):
+        return click.confirm(
+            "Also use the clouds' public IP-range feeds? They are downloaded at every run (HTTPS egress needed)",
+            default=False,
+        )
+    return None
+
+
 @click.command("init")
 @click.option(
-    "--output",
-    "-o",
-    "output",
+    "--path",
+    "path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_OUTPUT,
     show_default=True,
     help="Where to write the starter config.",
 )
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists (otherwise exit 2).")
 @click.option("--zone", "zones", multiple=True, help="A zone name to put in the config (repeatable).")
-def init_command(output: Path, force: bool, zones: tuple[str, ...]) -> None:
-    """Write a starter config for the clouds this machine has credentials for (no secrets are copied)."""
-    if output.exists() and not force:
-        raise click.ClickException(f"{output} already exists; pass --force to overwrite it")
+@click.option(
+    "--ranges/--no-ranges",
+    default=None,
+    help="Enable the public IP-range feeds (they need egress). Default: ask on a terminal; else only when no cloud "
+    "credentials are found, otherwise commented out with the reason.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "yaml", "none"]),
+    default="table",
+    show_default=True,
+    help="What was written and found, on stdout: table, json, yaml, or none.",
+)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="Logs on stderr: text or json.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Lowest level logged on stderr (default INFO).",
+)
+def init_command(
+    path: Path,
+    force: bool,
+    zones: tuple[str, ...],
+    ranges: bool | None,
+    output: str,
+    log_format: str | None,
+    log_level: str | None,
+) -> None:
+    """Write a starter config for the clouds this machine has credentials for (no secrets are copied).
+
+    Exit 0 written; 2 the file exists (use --force) or cannot be written.
+    """
+    from agent.cli import _setup_logging
+
+    _setup_logging(log_format, log_level)
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} already exists; pass --force to overwrite it, or --path to write elsewhere")
     findings = detect()
-    text = render_config(findings, zones=zones)
+    enabled = _wants_ranges(ranges, findings)
+    text = render_config(findings, zones=zones, ranges=enabled)
     try:
-        output.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     clouds = [f.source for f in findings if f.source != "cloudflare"]
-    click.echo(f"wrote {output}: " + (f"found {', '.join(clouds)}" if clouds else "no cloud credentials found"))
-    if not any(f.source == "cloudflare" for f in findings):
+    ranges_on = "\n  ranges: {}" in text
+    document = {
+        "path": str(path),
+        "found": clouds,
+        "cloudflare_token": any(f.source == "cloudflare" for f in findings),
+        "ranges": ranges_on,
+    }
+    if output in ("json", "yaml"):
+        from agent.report.tables import to_yaml
+
+        click.echo(json.dumps(document, indent=2) if output == "json" else to_yaml(document), nl=output == "json")
+    elif output == "table":
+        click.echo(f"wrote {path}: " + (f"found {', '.join(clouds)}" if clouds else "no cloud credentials found"))
+        if not ranges_on:
+            click.echo("note: the public IP-range feeds are commented out (they need egress); see the file", err=True)
+    if not document["cloudflare_token"]:
         click.echo("note: CLOUDFLARE_API_TOKEN is not set; export it before running", err=True)
 
 

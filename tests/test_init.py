@@ -137,7 +137,7 @@ def test_command_writes_a_config_without_secrets(tmp_path, monkeypatch):
     ):
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "agent.yaml"
-    result = CliRunner().invoke(init_command, ["--output", str(out), "--zone", "example.com"])
+    result = CliRunner().invoke(init_command, ["--path", str(out), "--zone", "example.com"])
     assert result.exit_code == 0, result.output
     assert "found aws, gcp, azure, oci" in result.output
     text = out.read_text()
@@ -146,7 +146,8 @@ def test_command_writes_a_config_without_secrets(tmp_path, monkeypatch):
     data = yaml.safe_load(text)
     assert data["zones"] == [{"name": "example.com"}]
     assert data["policy"] == "create-only" and data["dry_run"] is True
-    assert set(data["inventory"]) == {"ranges", "aws", "gcp", "azure", "oci"}
+    assert set(data["inventory"]) == {"aws", "gcp", "azure", "oci"}  # ranges commented out: it needs egress
+    assert "# ranges: {}" in text and "feeds fetch --dir DIR" in text
     assert "web-prod-123" in text and "prod" in text  # named in comments so the user can narrow the scope
 
 
@@ -155,11 +156,11 @@ def test_refuses_to_overwrite_without_force(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     out = tmp_path / "agent.yaml"
     out.write_text("mine: true\n")
-    result = CliRunner().invoke(init_command, ["--output", str(out)])
-    assert result.exit_code != 0
-    assert "already exists" in result.output
+    result = CliRunner().invoke(init_command, ["--path", str(out)])
+    assert result.exit_code == 2  # a usage error, not a partial failure
+    assert "already exists" in result.output and "--force" in result.output
     assert out.read_text() == "mine: true\n"
-    result = CliRunner().invoke(init_command, ["--output", str(out), "--force"])
+    result = CliRunner().invoke(init_command, ["--path", str(out), "--force"])
     assert result.exit_code == 0, result.output
     assert "policy: create-only" in out.read_text()
 
@@ -173,6 +174,9 @@ def test_generated_config_loads(tmp_path):
     path.write_text(render_config(found, zones=("example.com",)))
     cfg = config_mod.load_config(str(path), env={"CLOUDFLARE_API_TOKEN": CF_TOKEN})
     assert cfg.policy == "create-only" and cfg.dry_run is True
+    assert set(cfg.inventory.configured()) == {"aws", "gcp", "azure", "oci"}
+    path.write_text(render_config(found, zones=("example.com",), ranges=True))
+    cfg = config_mod.load_config(str(path), env={"CLOUDFLARE_API_TOKEN": CF_TOKEN})
     assert set(cfg.inventory.configured()) == {"ranges", "aws", "gcp", "azure", "oci"}
     assert cfg.inventory.aws.profile == "default"
     assert cfg.inventory.gcp.projects == ("web-prod-123",)  # the active gcloud configuration's project
@@ -198,3 +202,15 @@ def test_init_imports_no_cloud_sdk(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ranges_flag_and_output_json(tmp_path, monkeypatch):
+    """--ranges turns the feeds on; -o json reports what was written; -o is no longer a path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out = tmp_path / "agent.yaml"
+    result = CliRunner().invoke(init_command, ["--path", str(out), "--ranges", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ranges"] is True and json.loads(result.stdout)["path"] == str(out)
+    assert "\n  ranges: {}" in out.read_text()
+    result = CliRunner().invoke(init_command, ["-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2 and "x.yaml" in result.output
