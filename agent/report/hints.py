@@ -44,6 +44,8 @@ _SCOPE_HINTS: dict[str, dict[str, str]] = {
         "UNAUTHENTICATED": _GCP_CREDS,
         "DefaultCredentialsError": _GCP_CREDS,
         "RefreshError": _GCP_CREDS,
+        "authError": _GCP_CREDS,
+        "invalid_grant": _GCP_CREDS,
         "accessNotConfigured": "enable the Compute Engine API on the project (or remove the project)",
     },
     "azure": {
@@ -81,6 +83,8 @@ def scope_hint(scope: str, code: str) -> str:
     """The hint for a failed discovery scope (``aws:123456789012/eu-west-1``) and its vendor code, or ""."""
     vendor = scope.split(":", 1)[0]
     hints = _SCOPE_HINTS.get(vendor, {})
+    if vendor == "azure" and code.startswith("AADSTS"):  # Entra ID sign-in refusals: a credential problem
+        return _AZURE_CREDS
     return hints.get(code) or hints.get(code.split(".")[0], "")
 
 
