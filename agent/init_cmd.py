@@ -252,8 +252,8 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), range
     ]
     if ranges:
         lines += [
-            "  # Needs HTTPS to the clouds' feed URLs at run time; offline: `origin-region-agent feeds fetch --dir DIR`",
-            "  # and `ranges: {feeds_dir: DIR}`.",
+            "  # Needs HTTPS to the clouds' feed URLs at run time; without internet run",
+            "  # `origin-region-agent feeds fetch --dir DIR` elsewhere and use `ranges: {feeds_dir: DIR}`.",
             "  ranges: {}",
         ]
     else:

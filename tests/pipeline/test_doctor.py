@@ -37,7 +37,7 @@ def by_name(document: dict[str, Any]) -> dict[str, dict[str, str]]:
 def test_all_good_exits_0_and_writes_nothing(cf: FakeCloudflare, zone: str, write_config, run_cli) -> None:
     """Token, zone, DNS, mappings and supported regions are read; the write permission is 'unchecked'."""
     cf.add_dns_record(zone, "A", "a.example.com", "192.0.2.1")
-    code, doc, err = doctor(run_cli, write_config([("192.0.2.1", "aws", "us-east-1")]))
+    code, doc, _ = doctor(run_cli, write_config([("192.0.2.1", "aws", "us-east-1")]))
     assert code == 0, doc
     checks = by_name(doc)
     assert checks["cloudflare credentials"]["status"] == "ok" and "active" in checks["cloudflare credentials"]["detail"]
@@ -184,8 +184,12 @@ def test_global_key_shows_the_user(tmp_path: Path, run_cli, monkeypatch: pytest.
     with FakeCloudflare(tokens=(), global_keys={"ops@example.com": "k" * 37}) as fake:
         fake.add_zone("example.com")
         config = tmp_path / "c.yaml"
-        config.write_text(yaml.safe_dump({"cloudflare": {"base_url": fake.base_url, "max_retries": 0},
-                                          "zones": [{"name": "example.com"}], "inventory": {"static": {"path": "-"}}}))  # fmt: skip
+        settings = {
+            "cloudflare": {"base_url": fake.base_url, "max_retries": 0},
+            "zones": [{"name": "example.com"}],
+            "inventory": {"static": {"path": "-"}},
+        }
+        config.write_text(yaml.safe_dump(settings))
         monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
         monkeypatch.setenv("CLOUDFLARE_EMAIL", "ops@example.com")
         monkeypatch.setenv("CLOUDFLARE_API_KEY", "k" * 37)
