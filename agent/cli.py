@@ -263,8 +263,11 @@ def _progress() -> bool:
 
 def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
     from agent.pipeline import run
+    from agent.progress import progress_display
 
-    return _finish(config, run(config, progress=_progress()), output, summary_file)
+    with progress_display(_progress(), "starting"):
+        outcome = run(config, progress=_progress())
+    return _finish(config, outcome, output, summary_file)
 
 
 def _overrides(zones: tuple[str, ...], **values: Any) -> dict[str, Any]:
@@ -311,10 +314,12 @@ def plan(
 ) -> None:
     """Show what `sync` would change (a dry run: nothing is written)."""
     from agent.pipeline import run
+    from agent.progress import progress_display
     from agent.report.summary import EXIT_CHANGES, EXIT_CONFIG, EXIT_OK
 
     config = _load(config_path, _overrides(zones, dry_run=True, **flags))
-    outcome = run(config, progress=_progress())
+    with progress_display(_progress(), "starting"):
+        outcome = run(config, progress=_progress())
     if out and outcome.exit_code != EXIT_CONFIG:
         from agent.plan.saved import write_plan
 
@@ -372,16 +377,20 @@ def sync(
         from dataclasses import replace
 
         from agent.pipeline import apply_outcome, check_guards, plan_run
+        from agent.progress import progress_display
         from agent.report.text import render_text
 
-        planned = check_guards(config, plan_run(config, progress=True))
+        with progress_display(_progress(), "starting"):
+            planned = check_guards(config, plan_run(config, progress=True))
         click.echo(render_text(replace(planned, dry_run=True).to_dict(), already_said=frozenset(_said.messages)))
         if planned.exit_code in (2, 3) or not planned.planned_changes:
             sys.exit(planned.exit_code)
         if not click.confirm("Apply these changes?", default=False):
             click.echo(f"Declined: nothing was written (exit code {EXIT_DECLINED}).", err=True)
             sys.exit(EXIT_DECLINED)
-        sys.exit(_finish(config, apply_outcome(config, planned, verify=True), output, summary_file))
+        with progress_display(_progress(), "applying"):
+            applied = apply_outcome(config, planned, verify=True)
+        sys.exit(_finish(config, applied, output, summary_file))
     sys.exit(_execute(config, output, summary_file))
 
 
@@ -404,7 +413,10 @@ def discover(config_path: str | None, output: str, **flags: Any) -> None:
     from agent.errors import ConfigError
 
     try:
-        found = run_discovery(config, progress=_progress())
+        from agent.progress import progress_display
+
+        with progress_display(_progress(), "discovery"):
+            found = run_discovery(config, progress=_progress())
     except ConfigError as exc:
         _fail(str(exc))
     click.echo(render_inventory(found, output), nl=False)

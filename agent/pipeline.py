@@ -47,6 +47,7 @@ from agent.models import RegionMapping
 from agent.origins import Resolver, zone_origins
 from agent.plan import POLICIES, calculate
 from agent.plan.saved import SavedPlan, fingerprint, load_plan, stale_ips
+from agent.progress import status
 from agent.report.summary import DiscoveryOutcome, RunOutcome, RunReport, ZoneMatch, ZoneOutcome, ZoneReport
 
 __all__ = [
@@ -376,6 +377,7 @@ def _apply(
             zones.append(replace(zone, error="skipped: time budget exhausted before this zone was applied"))
             skipped.append(f"zone {zone.zone}")
             continue
+        status(f"zone {zone.zone}: writing {len(zone.plan)} changes")
         try:
             results = apply_changes(store, zone.zone_id, zone.plan)
         except AgentError as exc:  # this zone only: what the other zones applied is kept and reported
@@ -432,6 +434,7 @@ def _collect_origins(
         return client.pools(config.cloudflare.account_id or "")
 
     def one(zone: ZoneOutcome) -> ZoneOutcome:
+        status(f"zone {zone.zone}: listing origins (DNS records, load balancers)")
         try:
             origins = zone_origins(
                 client,

@@ -90,26 +90,34 @@ def _error_of(scope: Scope, exc: BaseException) -> ScopeError:
 
 
 class _Progress:
-    """One status line on a terminal (stderr), nothing otherwise. Only the parent process shows it."""
+    """The discovery's part of the terminal status line (`agent.progress`); nothing when not on a terminal."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self._display: Any = None
+        if self.enabled:
+            from agent.progress import progress_display
+
+            self._display = progress_display(True, "discovery: starting")
+            self._display.__enter__()  # ended by `end`; shares the CLI's display when one runs
 
     def show(self, parts: Sequence[Discovery], pending: int, unit: str = "scopes", last: str = "") -> None:
         if self.enabled:
+            from agent.progress import status
+
             done = sum(d.scopes_done for d in parts)
             addresses = sum(sum(d.counts.values()) for d in parts)
             errors = sum(len(d.errors) for d in parts)
             latest = f" | {last[:60]}" if last else ""
-            sys.stderr.write(
-                f"\r\033[Kdiscovery: {done} scopes done, {pending} {unit} running, {addresses} addresses, "
+            status(
+                f"discovery: {done} scopes done, {pending} {unit} running, {addresses} addresses, "
                 f"{errors} errors{latest}"
             )
-            sys.stderr.flush()
 
     def end(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+        if self._display is not None:
+            self._display.__exit__(None, None, None)
+            self._display = None
 
 
 def _can_fork() -> bool:
