@@ -19,7 +19,7 @@ __all__ = ["FOLD", "error_hint", "render_text"]
 FOLD = 20  # items shown per list before "… and N more"
 _MARK = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 # CloudflareError renders as "message [HTTP 403; code 10000; /zones/…/dns_records]"
-_CF_DETAILS = re.compile(r"\[HTTP (?P<status>\d+)(?:; code (?P<codes>[\d,]+))?(?:; (?P<path>/\S*))?\]")
+_CF_DETAILS = re.compile(r"\[HTTP (?P<status>\d+)(?:; code (?P<codes>[\d,]+))?(?:; (?P<path>[^\]\s]+))?\]")
 
 
 def error_hint(text: str) -> str:
@@ -129,11 +129,13 @@ def render_text(summary: dict[str, Any], *, already_said: frozenset[str] = froze
     `already_said` holds error texts the log lines on stderr already showed (the CLI passes them) so a terminal does
     not print the same error twice. A run that failed before it started renders only its errors, with hints.
     """
-    errors = [
-        f"error: {e}" + (f"\n  hint: {error_hint(e)}" if error_hint(e) else "")
-        for e in summary["errors"]
-        if not any(e in said for said in already_said)
-    ]
+    errors: list[str] = []
+    for error in summary["errors"]:
+        hint = error_hint(error)
+        if not any(error in said for said in already_said):  # else a log line on stderr showed it: only the hint
+            errors.append(f"error: {error}")
+        if hint:
+            errors.append(f"hint: {hint}")
     if _fatal(summary):
         return "\n".join(errors)
     lines: list[str] = []
