@@ -1,4 +1,4 @@
-"""Progress on a terminal (through a pseudo-terminal): a live status line, log lines never glued to it, none in pipes."""
+"""Progress on a terminal (through a pseudo-terminal): a live status line, never glued to log lines; none in pipes."""
 
 from __future__ import annotations
 
