@@ -89,6 +89,11 @@ def _missing(zone: dict[str, Any], summary: dict[str, Any]) -> list[str]:
             f"  feed disagrees: {item['ip']}: account says {item['chosen']['vendor']}/"
             f"{item['chosen']['region']}, feed says {feeds}"
         )
+    for item in zone.get("outdated", [])[:FOLD]:
+        lines.append(
+            f"  withheld {item['action']}: {item['ip']}: the mapping changed after the inventory engine last "
+            "looked (its data is older than the mapping's modified_on)"
+        )
     for conflict in zone["conflicts"]:
         lines.append(f"  conflict: {conflict['ip']}: {conflict.get('error', '')}")
     for warning in zone["warnings"][:FOLD]:
