@@ -57,7 +57,7 @@ def test_readme_commands_are_the_real_help_texts() -> None:
     fresh = pattern.sub(lambda _: generated(), text)
     if os.environ.get("UPDATE_README") == "1":
         README.write_text(fresh)
-    assert fresh == text, "README command reference is out of date: run UPDATE_README=1 pytest tests/test_readme_commands.py"
+    assert fresh == text, "README command reference is stale: UPDATE_README=1 pytest tests/test_readme_commands.py"
 
 
 def test_every_command_is_in_the_summary_table() -> None:
