@@ -351,8 +351,12 @@ def apply_command(
     """Apply exactly a plan saved by `plan --out` (no discovery; refused if stale or made for other zones)."""
     from agent.pipeline import apply_saved
 
+    from agent.progress import progress_display
+
     config = _load(config_path, _overrides((), **flags))
-    sys.exit(_finish(config, apply_saved(config, plan_file), output, summary_file))
+    with progress_display(_progress(), "applying the saved plan"):
+        outcome = apply_saved(config, plan_file)
+    sys.exit(_finish(config, outcome, output, summary_file))
 
 
 @cli.command()

@@ -152,6 +152,7 @@ def _now() -> datetime:
 def _resolve_zones(client: CloudflareClient, config: Config) -> list[tuple[str, str, Any]]:
     """(zone id, zone name, origin settings) for every configured zone; unknown names are configuration errors."""
     unique: dict[str, tuple[str, str, Any]] = {}
+    status("resolving zones")
     for spec in config.zones:  # explicit entries first: their `origins` override the defaults of all_zones
         origins = spec.origins or config.origins
         try:
@@ -160,6 +161,7 @@ def _resolve_zones(client: CloudflareClient, config: Config) -> list[tuple[str, 
             raise ConfigError(f"zones: no zone named {spec.name!r} is visible to these credentials") from None
         unique.setdefault(zone_id, (zone_id, spec.name or zone_id, origins))
     if config.all_zones:
+        status("listing the account's zones (all_zones)")
         for zone in client.zones(account_id=config.cloudflare.account_id):
             unique.setdefault(zone["id"], (zone["id"], zone["name"], config.origins))
     if not unique:
