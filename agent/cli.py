@@ -165,7 +165,12 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
+def _load(config_path: str | None, overrides: dict[str, Any], output: str | None = None) -> Any:
+    """The config (exit 2 on an error, said once), with logging set up from it.
+
+    With the table `output` and text logs, the summary lists each failed scope with its hint, so the runner's
+    per-scope log lines are not printed as well.
+    """
     from agent.config import load_config
     from agent.errors import ConfigError
 
@@ -174,6 +179,8 @@ def _load(config_path: str | None, overrides: dict[str, Any]) -> Any:
     except ConfigError as exc:
         _fail(str(exc))
     _setup_logging(config.log_format, config.log_level)
+    if output == "table" and config.log_format != "json":
+        _report_scope_failures_ourselves()
     return config
 
 
@@ -192,6 +199,26 @@ class _ErrorsSaid:
 
 
 _said = _ErrorsSaid()
+
+
+def _scope_failures_reported_by_us(record: Any) -> bool:
+    """Drops the runner's per-scope failure lines: the command reports each failed scope itself, once, with a hint.
+
+    Installed only for text logs on commands that do (`discover`; `plan`/`sync`/`apply` with the table output);
+    JSON logs keep every line for the log platform.
+    """
+    if record.name != "agent.collectors.runner":
+        return True
+    message = record.getMessage()  # the redacting filter before this one may have formatted it already
+    return not (message.startswith("scope ") and " failed: " in message)
+
+
+def _report_scope_failures_ourselves() -> None:
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        if _scope_failures_reported_by_us not in handler.filters:
+            handler.addFilter(_scope_failures_reported_by_us)
 
 
 def _setup_logging(fmt: str | None, level: str | None) -> None:
@@ -317,7 +344,7 @@ def plan(
     from agent.progress import progress_display
     from agent.report.summary import EXIT_CHANGES, EXIT_CONFIG, EXIT_OK
 
-    config = _load(config_path, _overrides(zones, dry_run=True, **flags))
+    config = _load(config_path, _overrides(zones, dry_run=True, **flags), output)
     with progress_display(_progress(), "starting"):
         outcome = run(config, progress=_progress())
     if out and outcome.exit_code != EXIT_CONFIG:
@@ -350,7 +377,6 @@ def apply_command(
 ) -> None:
     """Apply exactly a plan saved by `plan --out` (no discovery; refused if stale or made for other zones)."""
     from agent.pipeline import apply_saved
-
     from agent.progress import progress_display
 
     config = _load(config_path, _overrides((), **flags))
@@ -375,7 +401,7 @@ def sync(
 
     On a terminal (without --yes) it shows the plan first and asks; declining writes nothing and exits 5.
     """
-    config = _load(config_path, _overrides(zones, **flags))
+    config = _load(config_path, _overrides(zones, **flags), output)
     if not config.dry_run and not yes and sys.stdin.isatty() and sys.stdout.isatty():
         # Discover and plan once, show it, ask, then apply that very plan (checked for staleness first).
         from dataclasses import replace
@@ -414,6 +440,8 @@ def discover(config_path: str | None, output: str, **flags: Any) -> None:
     from agent.report.inventory import render_inventory
 
     config = _load(config_path, _overrides((), **flags))
+    if config.log_format != "json":
+        _report_scope_failures_ourselves()
     from agent.errors import ConfigError
 
     try:

@@ -379,7 +379,7 @@ def _apply(
             zones.append(replace(zone, error="skipped: time budget exhausted before this zone was applied"))
             skipped.append(f"zone {zone.zone}")
             continue
-        status(f"zone {zone.zone}: writing {len(zone.plan)} changes")
+        status(f"zone {zone.zone}: {'dry-run of' if config.dry_run else 'writing'} {len(zone.plan)} changes")
         try:
             results = apply_changes(store, zone.zone_id, zone.plan)
         except AgentError as exc:  # this zone only: what the other zones applied is kept and reported

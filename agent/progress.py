@@ -18,6 +18,7 @@ __all__ = ["progress_display", "status"]
 
 _lock = threading.Lock()
 _active: tuple[Any, Any] | None = None  # (rich Progress, its task id)
+_stage = ""  # the text before the first ":" of the last status: a new stage is drawn at once
 
 
 @contextmanager
@@ -54,8 +55,15 @@ def progress_display(enabled: bool, description: str = "working") -> Iterator[bo
 
 
 def status(text: str) -> None:
-    """Set the live line's text (no-op without a display)."""
+    """Set the live line's text (no-op without a display).
+
+    The line is redrawn ten times a second; the first status of a new stage (``discovery``, ``zone example.com``…)
+    is drawn at once, so even a stage shorter than that shows up.
+    """
+    global _stage
     with _lock:
         if _active is not None:
             display, task = _active
-            display.update(task, description=text)
+            stage = text.split(":", 1)[0]
+            display.update(task, description=text, refresh=stage != _stage)
+            _stage = stage

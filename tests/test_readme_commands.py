@@ -31,7 +31,7 @@ def help_of(path: list[str]) -> str:
 
 
 def command_paths() -> list[list[str]]:
-    ctx = click.Context(cli)
+    ctx = click.Context(cli, **cli.context_settings)
     paths: list[list[str]] = [[]]
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)

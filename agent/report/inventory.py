@@ -30,20 +30,29 @@ def _row(record: Any) -> dict[str, str]:
 
 
 def render_inventory(discovery: Discovery, fmt: str) -> str:
-    """Every record, sorted by vendor, region, ip; scope errors go to the JSON document or a trailing table."""
+    """Every record, sorted by vendor, region, ip, as table, json, yaml or csv.
+
+    JSON and YAML carry the scope errors in the document; the table and CSV do not (the `discover` command prints
+    them on stderr, once, with their hints), the table only counts them in its closing line.
+    """
+    from agent.report.tables import render_table, to_yaml
+
     rows = sorted((_row(r) for r in discovery.records), key=lambda r: (r["vendor"], r["region"], r["ip"]))
     errors = [{"scope": e.scope, "error": e.error, "code": e.code, "message": e.message} for e in discovery.errors]
+    document = {"addresses": rows, "scope_errors": errors, "complete": discovery.complete}
     if fmt == "json":
-        return json.dumps({"addresses": rows, "scope_errors": errors, "complete": discovery.complete}, indent=2) + "\n"
+        return json.dumps(document, indent=2) + "\n"
+    if fmt == "yaml":
+        return to_yaml(document)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue()
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in COLUMNS[:7]}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS[:7]).rstrip()]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS[:7]).rstrip() for r in rows]
-    lines.append(f"{len(rows)} addresses from {discovery.scopes_done} scopes")
-    lines += [f"! {e['scope']}: {e['error']} {e['code']}: {e['message']}" for e in errors]
-    return "\n".join(lines) + "\n"
+    lines = [
+        render_table([c.upper().replace("_", " ") for c in COLUMNS[:7]], [[r[c] for c in COLUMNS[:7]] for r in rows])
+    ]
+    failed = f" ({len(errors)} failed: see stderr)" if errors else ""
+    lines.append(f"{len(rows)} addresses from {discovery.scopes_done} scopes{failed}")
+    return "\n".join(line for line in lines if line) + "\n"

@@ -19,7 +19,7 @@ COMMANDS = ("plan", "sync", "apply", "discover", "mappings", "regions", "demo", 
 
 
 def all_commands() -> dict[str, click.Command]:
-    ctx = click.Context(cli)
+    ctx = click.Context(cli, **cli.context_settings)
     found = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
     feeds = found.pop("feeds")
     assert isinstance(feeds, click.Group)
@@ -38,7 +38,9 @@ def test_every_option_has_help_and_a_prefixed_env_var() -> None:
             assert isinstance(option.envvar, str) and option.envvar.startswith(ENV_PREFIX + "_"), (name, option.opts)
         names = {o for p in options for o in p.opts}
         assert {"--log-level", "--log-format"} <= names, name
-        text = " ".join(command.get_help(click.Context(command, info_name=name)).split())
+        # A child of the group's context, as on the command line (click caches each command's --help option).
+        parent = click.Context(cli, info_name="origin-region-agent", **cli.context_settings)
+        text = " ".join(command.get_help(click.Context(command, info_name=name, parent=parent)).split())
         for option in options:
             assert f"env var: {option.envvar}" in text, (name, option.opts)
 
@@ -176,6 +178,12 @@ def test_discover_csv_reports_failed_scopes_on_stderr(write_config, run_cli, mon
         data["inventory"]["static"] = {"path": str(config.parent / "inventory.csv")}
         config.write_text(yaml.safe_dump(data))
         result = run_cli("discover", "--config", str(config), "-o", "csv")
+        table = run_cli("discover", "--config", str(config))
+        document = yaml.safe_load(run_cli("discover", "--config", str(config), "-o", "yaml").stdout)
+    assert table.exit_code == 1 and "failed: see stderr" in table.stdout.splitlines()[-1]
+    assert (table.stdout + table.stderr).count("scope aws:default failed") == 1  # once, on stderr, with its hint
+    assert table.stdout.splitlines()[0].split()[:3] == ["IP", "VENDOR", "REGION"]
+    assert document["complete"] is False and document["scope_errors"][0]["code"] == "SignatureDoesNotMatch"
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0].startswith("ip,vendor,region")
     assert "192.0.2.1" in result.stdout and "SignatureDoesNotMatch" not in result.stdout
