@@ -17,6 +17,8 @@ __all__ = ["main"]
 EXIT_CONFIG = 2
 EXIT_DECLINED = 5  # `sync` on a terminal: the confirmation was declined, nothing was written
 ENV_PREFIX = "ORIGIN_REGION_AGENT"
+# Also set on the commands defined in other modules, so they read the same when invoked on their own (tests, embedding).
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RUN_OUTPUTS = ("table", "json", "csv", "yaml", "none")
 LIST_OUTPUTS = ("table", "json", "csv", "yaml")
@@ -304,7 +306,7 @@ def _overrides(zones: tuple[str, ...], **values: Any) -> dict[str, Any]:
     return out
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="origin-region-agent")
 def cli() -> None:
     """Keep Cloudflare origin cloud region mappings in sync with your AWS, GCP, Azure and OCI public IPs.

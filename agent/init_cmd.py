@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from agent.cli import CONTEXT_SETTINGS
 from agent.collectors.base import SOURCES
 
 __all__ = ["Finding", "detect", "init_command", "render_config"]
@@ -327,7 +328,7 @@ def _wants_ranges(choice: bool | None, findings: list[Finding]) -> bool | None:
     return None
 
 
-@click.command("init")
+@click.command("init", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--path",
     "path",

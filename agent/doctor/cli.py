@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from agent.cli import LIST_OUTPUTS, _config_option, _setup_logging, log_options, output_option
+from agent.cli import CONTEXT_SETTINGS, LIST_OUTPUTS, _config_option, _setup_logging, log_options, output_option
 
 __all__ = ["EXIT_CONFIG", "EXIT_PROBLEMS", "doctor"]
 
 EXIT_PROBLEMS, EXIT_CONFIG = 1, 2
 
 
-@click.command("doctor")
+@click.command("doctor", context_settings=CONTEXT_SETTINGS)
 @_config_option
 @click.option("--zone", "zones", multiple=True, help="Zone name or id to check; repeatable. Overrides `zones`.")
 @output_option(LIST_OUTPUTS)

@@ -21,6 +21,8 @@ from typing import Any
 
 import click
 
+from agent.cli import CONTEXT_SETTINGS
+
 __all__ = ["feeds", "lookup", "offline_help"]
 
 _FIELDS = ("ip", "status", "vendor", "region", "service", "prefix", "feed_region", "network_border_group", "error")
@@ -186,7 +188,7 @@ def _note(row: _Row) -> str:
     return "; ".join(notes)
 
 
-@click.command("lookup")
+@click.command("lookup", context_settings=CONTEXT_SETTINGS)
 @click.argument("ips", nargs=-1)
 @click.option(
     "-o",
@@ -283,12 +285,12 @@ def lookup(ips: tuple[str, ...], output: str, log_format: str | None, log_level:
         sys.exit(1)
 
 
-@click.group("feeds")
+@click.group("feeds", context_settings=CONTEXT_SETTINGS)
 def feeds() -> None:
     """The clouds' published IP-range feeds (used by `lookup` and the `ranges` inventory source)."""
 
 
-@feeds.command("fetch")
+@feeds.command("fetch", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--dir",
     "directory",
