@@ -116,9 +116,11 @@ class LazyGroup(click.Group):
 
 
 def _fail(message: str, hint: str = "") -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from agent.secrets import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {redact(hint)}", err=True)
     sys.exit(EXIT_CONFIG)
 
 
@@ -150,7 +152,16 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Refuse (exit 3) a plan with more changes than this.",
         ),
-        click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes."),
+        click.option(
+            "--max-deletes",
+            default=None,
+            metavar="N|P%",
+            help="Refuse (exit 3) a plan deleting more than N mappings, or P% of its current ones, in a zone "
+            "(default 10%, at least 1).",
+        ),
+        click.option(
+            "--force", is_flag=True, default=None, help="Apply even a plan beyond --max-changes or --max-deletes."
+        ),
         click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Parallel discovery scopes."),
         click.option("--shard", default=None, help="INDEX/COUNT or 'auto' (Indexed Job / Cloud Run task index)."),
         output_option(),
@@ -368,7 +379,13 @@ def plan(
 @_config_option
 @click.option("--dry-run/--no-dry-run", default=None, help="Check the plan and report, write nothing.")
 @click.option("--max-changes", type=click.IntRange(min=0), default=None, help="Refuse (exit 3) a larger plan.")
-@click.option("--force", is_flag=True, default=None, help="Apply even a plan larger than --max-changes.")
+@click.option(
+    "--max-deletes",
+    default=None,
+    metavar="N|P%",
+    help="Refuse (exit 3) a plan deleting more than N mappings, or P% of its current ones, in a zone (default 10%).",
+)
+@click.option("--force", is_flag=True, default=None, help="Apply even a plan beyond --max-changes or --max-deletes.")
 @output_option()
 @click.option(
     "--summary-file", type=click.Path(dir_okay=False), default=None, help="Also write the JSON summary to this file."

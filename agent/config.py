@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import Field, SecretStr, ValidationError, create_model, field_validator, model_validator
 
+from agent import secrets
 from agent.collectors.base import SOURCES
 from agent.errors import ConfigError
 from agent.ip import InvalidIPError, canonical_ip
@@ -40,6 +41,11 @@ POLICIES = ("create-only", "upsert", "sync")
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SECRET_WORDS = ("token", "secret", "key", "password", "credential")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_CONFIG_BYTES = 1_000_000  # a real config is a few KB; anything this big is a mistake (or an attack)
+MAX_CONFIG_VALUES = 100_000  # values after YAML alias expansion ("billion laughs" stops here, in milliseconds)
+MAX_SHOWN_VALUE = 60  # an echoed bad value is cut to this many characters
+DEFAULT_MAX_DELETES = "10%"
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 class RateLimitSettings(StrictModel):
@@ -149,7 +155,9 @@ class Config(StrictModel):
     policy: Literal["create-only", "upsert", "sync"] = "create-only"
     dry_run: bool = False
     max_changes: int | None = Field(None, ge=0)
-    force: bool = False  # apply a plan larger than max_changes
+    # Per zone: an absolute count, or a percentage of the zone's current mappings (at least 1). Exit 3 beyond it.
+    max_deletes: int | str = DEFAULT_MAX_DELETES
+    force: bool = False  # apply a plan larger than max_changes or max_deletes
     concurrency: int = Field(16, ge=1, le=256)
     discovery_processes: int = Field(1, ge=1, le=64)  # forked discovery workers, each with `concurrency` threads
     zone_concurrency: int = Field(4, ge=1, le=64)
@@ -157,6 +165,31 @@ class Config(StrictModel):
     metrics: MetricsSettings = MetricsSettings()
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("max_deletes", mode="before")
+    @classmethod
+    def _max_deletes(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number of deletes (e.g. 25) or a percentage of the zone's mappings (e.g. 10%)")
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError("must be 0 or more")
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isdigit():
+                return int(text)
+            match = _PERCENT.match(text)
+            if match and 0 <= float(match.group(1)) <= 100:
+                return f"{match.group(1)}%"
+        raise ValueError("must be a number of deletes (e.g. 25) or a percentage of the zone's mappings (e.g. 10%)")
+
+    def delete_limit(self, current_mappings: int) -> int:
+        """How many deletes one zone with `current_mappings` mappings may have before the plan is refused."""
+        if isinstance(self.max_deletes, int):
+            return self.max_deletes
+        percent = float(self.max_deletes.rstrip("%"))
+        return max(1, int(current_mappings * percent / 100))
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -226,6 +259,16 @@ def _is_secret(loc: tuple[Any, ...]) -> bool:
     return any(word in str(part).lower() for part in loc for word in _SECRET_WORDS)
 
 
+def _shown(value: Any) -> str:
+    """How a bad value is echoed: scalars only (a mapping would echo the whole input), cut short, secrets redacted."""
+    if isinstance(value, dict | list | tuple):
+        return ""
+    text = repr(value)
+    if len(text) > MAX_SHOWN_VALUE:
+        text = text[: MAX_SHOWN_VALUE - 4] + "...'"
+    return f" (got {secrets.redact(text)})"
+
+
 def _format_errors(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
@@ -234,9 +277,26 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key"
-        shown = "" if _is_secret(loc) or err["type"] == "missing" else f" (got {err['input']!r})"
-        lines.append(f"  {path}: {message}{shown}")
+        shown = "" if _is_secret(loc) or err["type"] == "missing" or not loc else _shown(err["input"])
+        lines.append(f"  {secrets.redact(path)}: {secrets.redact(message)}{shown}")
     return f"invalid configuration in {origin}:\n" + "\n".join(lines)
+
+
+def _count_values(value: Any, budget: int) -> int:
+    """Values in the tree as interpolation and validation will walk it (shared YAML aliases counted each time);
+    stops as soon as `budget` is exceeded."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            break
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return seen
 
 
 def _apply_env_defaults(raw: dict[str, Any], env: Mapping[str, str]) -> None:
@@ -262,10 +322,58 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> None:
             continue
         if key == "zones":
             raw["zones"] = [{"id": z} if _ZONE_ID.match(z) else {"name": z} for z in value]
-        elif key in ("policy", "dry_run", "max_changes", "concurrency", "shard", "force", "log_format", "log_level"):
+        elif key in (
+            "policy",
+            "dry_run",
+            "max_changes",
+            "max_deletes",
+            "concurrency",
+            "shard",
+            "force",
+            "log_format",
+            "log_level",
+        ):
             raw[key] = value
         else:
             raise ConfigError(f"unknown override {key!r}")
+
+
+def _parse_file(path: Path, origin: str) -> dict[str, Any]:
+    """Read and parse the YAML file with bounds: size, encoding, regular file, alias expansion."""
+    try:
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"config file {origin} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {origin}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {origin} is larger than {MAX_CONFIG_BYTES:,} bytes; is it the right file?")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {origin} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"config file {origin} is not valid YAML{where}: {secrets.redact(str(getattr(exc, 'problem', exc)))}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {origin} nests too deeply") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {origin}: the top level must be a mapping, got {type(raw).__name__}")
+    if _count_values(raw, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(
+            f"config file {origin} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases nested in "
+            "aliases?); refused"
+        )
+    return raw
 
 
 def load_config(
@@ -276,27 +384,17 @@ def load_config(
 ) -> Config:
     """Read, interpolate and validate the configuration; raise `ConfigError` with every problem found."""
     env = dict(os.environ if env is None else env)
+    secrets.register_env(env)  # before anything can echo a value
     if path is None:
         path = env.get(CONFIG_ENV) or None
     raw: Any = {}
     origin = "flags and environment"
     if path is not None:
         origin = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {origin}: {exc.strerror or exc}") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(
-                f"config file {origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}"
-            ) from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {origin}: the top level must be a mapping, got {type(raw).__name__}")
+        raw = _parse_file(Path(path), origin)
+        secrets.register_tree(raw)
         raw = _interpolate(raw, env, "")
+        secrets.register_tree(raw)
     _apply_env_defaults(raw, env)
     if overrides:
         _apply_overrides(raw, overrides)
@@ -304,7 +402,7 @@ def load_config(
         try:
             raw["shard"] = parse_shard(raw["shard"], env)
         except ValueError as exc:
-            raise ConfigError(f"invalid configuration in {origin}:\n  shard: {exc}") from None
+            raise ConfigError(f"invalid configuration in {origin}:\n  shard: {secrets.redact(str(exc))}") from None
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:

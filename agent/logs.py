@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
+from agent import secrets
+
 __all__ = [
     "REDACTED",
     "JsonFormatter",
@@ -31,7 +33,7 @@ __all__ = [
     "register_secret",
 ]
 
-REDACTED = "[REDACTED]"
+REDACTED = secrets.REDACTED
 SUMMARY_MSG = "run summary"
 
 LogFormat = Literal["text", "json"]
@@ -57,23 +59,19 @@ _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     ),
 )
 
-_known_secrets: set[str] = set()
-
 
 def register_secret(value: str | None) -> None:
     """Redact this exact value wherever it appears in a log line (e.g. the Cloudflare token read at start-up).
 
-    Values shorter than 8 characters are ignored: redacting them would mangle ordinary words.
+    The registry is `agent.secrets` (shared with the summary and the CLI's error output). Values shorter than 8
+    characters are ignored: redacting them would mangle ordinary words.
     """
-    if value and len(value) >= 8:
-        _known_secrets.add(value)
+    secrets.register(value)
 
 
 def redact(text: str) -> str:
     """Return `text` with known secret values and secret-looking pairs replaced by `REDACTED`."""
-    for secret in _known_secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    text = secrets.redact(text)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
@@ -104,6 +102,8 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
+        if record.exc_info and not record.exc_text:  # tracebacks quote arguments and locals: redact them too
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         for key, value in list(vars(record).items()):
             if key not in _RECORD_ATTRS:
                 setattr(record, key, REDACTED if _is_secret_key(key) else _redact_value(value))

@@ -16,7 +16,9 @@ Metric names (prefix ``origin_region_agent_``; the `job` and grouping labels are
 ``dry_run``                                        1 when nothing was written on purpose
 ``mappings{outcome}``                              origin IPs per outcome: origin_ips, matched, created,
                                                    updated, deleted, unchanged, unsupported, ambiguous,
-                                                   global, unmatched, conflicts, failed
+                                                   global, unmatched, conflicts, failed, over_cap
+                                                   (creates left out by the zone cap), stale (mappings
+                                                   of non-origins kept), already_gone (deletes found done)
 ``discovered_addresses{source}``                   addresses found per inventory source (aws, ranges...)
 ``scope_errors{source}``                           failed scopes (account, project, region...) per source
 ``origin_addresses{vendor}``                       discovered addresses that are zone origins, per vendor
@@ -57,6 +59,9 @@ OUTCOMES = (
     "unmatched",
     "conflicts",
     "failed",
+    "over_cap",
+    "stale",
+    "already_gone",
 )
 DEFAULT_JOB = "origin_region_agent"
 

@@ -142,6 +142,7 @@ class Outcome(StrEnum):
     EXISTS = "exists"  # v1 create raced with an identical mapping: nothing to do
     CONFLICT = "conflict"  # v1 create raced with a different mapping: left alone
     WITHHELD = "withheld by policy"  # drift the policy does not correct
+    GONE = "gone"  # a delete that found the mapping already deleted (another agent, a person): done, not failed
 
     @property
     def done(self) -> bool:

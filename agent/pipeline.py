@@ -44,11 +44,13 @@ from agent.config import Config
 from agent.errors import AgentError, ConfigError
 from agent.match import MatchResult, match
 from agent.models import RegionMapping
-from agent.origins import Resolver, zone_origins
+from agent.origins import Resolver, ZoneOrigins, zone_origins
+from agent.origins.verify import Verdict, verify_deletes
 from agent.plan import POLICIES, calculate
 from agent.plan.saved import SavedPlan, fingerprint, load_plan, stale_ips
 from agent.progress import status
 from agent.report.summary import DiscoveryOutcome, RunOutcome, RunReport, ZoneMatch, ZoneOutcome, ZoneReport
+from agent.secrets import register_all as register_secrets
 
 __all__ = [
     "RunOutcome",
@@ -90,6 +92,7 @@ def build_client(config: Config) -> CloudflareClient:
             "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE, or "
             "CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY), or cloudflare.api_token in the config"
         )
+    register_secrets(credentials.secrets())  # a token file's contents too: redacted from every output
     # One limiter per process, shared by every client: replaced only when the settings change.
     limit = cf.rate_limit
     wanted = (limit.requests, limit.window_s, limit.burst_requests, limit.burst_window_s)
@@ -177,6 +180,7 @@ def _empty(config: Config) -> RunOutcome:
         api_family=config.cloudflare.api_family,
         shard=config.shard,
         max_changes=config.max_changes,
+        max_deletes=config.max_deletes,
     )
 
 
@@ -320,8 +324,14 @@ def _plan(
     try:
         resolved = _resolve_zones(client, config)
         settings = {zid: origin_settings for zid, _, origin_settings in resolved}
+        listed: dict[str, ZoneOrigins] = {}
         zones = _collect_origins(
-            client, config, [ZoneOutcome(zone=name, zone_id=zid) for zid, name, _ in resolved], settings, resolver
+            client,
+            config,
+            [ZoneOutcome(zone=name, zone_id=zid) for zid, name, _ in resolved],
+            settings,
+            resolver,
+            listed,
         )
         union: set[str] = set()
         for zone in zones:
@@ -337,10 +347,58 @@ def _plan(
     complete = discovery.complete
     # The inventory is as old as its oldest engine observation (live records have none): see agent/plan/plan.py.
     evidence = min((r.observed_at for r in discovery.records if r.observed_at is not None), default=None)
-    planned = tuple(
-        _plan_zone(client, zone, matched, policy, complete, evidence) if zone.error is None else zone for zone in zones
-    )
-    return replace(outcome, discovery=DiscoveryOutcome.of(discovery), zones=planned)
+    planned = []
+    for zone in zones:
+        if zone.error is not None:
+            planned.append(zone)
+            continue
+        keep = listed[zone.zone_id].keep
+        zone = _plan_zone(client, zone, matched, policy, complete, evidence, keep=keep)
+        if zone.plan is not None and zone.plan.deletes:
+            zone = _verify_deletes(
+                client,
+                config,
+                zone,
+                listed[zone.zone_id],
+                settings[zone.zone_id],
+                resolver,
+                lambda z, keep, complete: _plan_zone(client, z, matched, policy, complete, evidence, keep=keep),
+            )
+        planned.append(zone)
+    return replace(outcome, discovery=DiscoveryOutcome.of(discovery), zones=tuple(planned))
+
+
+def _verify_deletes(
+    client: CloudflareClient,
+    config: Config,
+    zone: ZoneOutcome,
+    listed: ZoneOrigins,
+    settings: Any,
+    resolver: Resolver | None,
+    replan: Callable[[ZoneOutcome, set[str], bool], ZoneOutcome],
+) -> ZoneOutcome:
+    """Re-verify every delete candidate right before applying (see `agent.origins.verify`); in doubt, no deletes:
+    the zone is replanned as incomplete, so the candidates are listed as `stale`."""
+    assert zone.plan is not None
+
+    @cache
+    def account_pools() -> list[dict[str, Any]]:
+        return client.pools(config.cloudflare.account_id or "")
+
+    try:
+        verdict = verify_deletes(
+            client, listed, settings, [c.ip for c in zone.plan.deletes], account_pools=account_pools, resolver=resolver
+        )
+    except CloudflareAuthError:
+        raise
+    except (CloudflareError, AgentError, OSError) as exc:
+        verdict = Verdict(keep=listed.keep, doubt=f"deletes could not be re-verified: {exc}")
+    if verdict.doubt is not None:
+        message = f"no deletes: {verdict.doubt}"
+        logger.warning("zone %s: %s", zone.zone, message)
+        zone = replace(zone, complete=False, warnings=(*zone.warnings, message))
+        return replan(zone, listed.keep, False)
+    return replan(zone, listed.keep | verdict.keep, zone.complete)
 
 
 def _apply(
@@ -391,7 +449,7 @@ def _apply(
 
 
 def check_guards(config: Config, outcome: RunOutcome) -> RunOutcome:
-    """Refuse the whole plan when it breaks a guard (`max_changes`, unless `force`).
+    """Refuse the whole plan when it breaks a guard (`max_changes`, `max_deletes` per zone, unless `force`).
 
     Every guard belongs here: this runs for `run`, again after the terminal's question, and when a saved plan is
     applied, so a guard added here also protects plans made earlier or with another config.
@@ -403,6 +461,17 @@ def check_guards(config: Config, outcome: RunOutcome) -> RunOutcome:
         return outcome.refuse(
             f"the plan has {planned} changes, more than max_changes={config.max_changes}; nothing was applied "
             "(review it with `plan`, then raise --max-changes or pass --force)"
+        )
+    over = [
+        f"{zone.zone} {len(zone.plan.deletes)} > {limit}"
+        for zone in outcome.zones
+        if zone.plan is not None and len(zone.plan.deletes) > (limit := config.delete_limit(zone.current_mappings))
+    ]
+    if over and not config.force:
+        return outcome.refuse(
+            f"the plan deletes more mappings than max_deletes={config.max_deletes} allows per zone "
+            f"({'; '.join(over)}); nothing was applied "
+            "(review it with `plan`, then raise --max-deletes or pass --force)"
         )
     return outcome
 
@@ -430,6 +499,7 @@ def _collect_origins(
     zones: list[ZoneOutcome],
     settings: dict[str, Any],
     resolver: Resolver | None,
+    listed: dict[str, ZoneOrigins],
 ) -> list[ZoneOutcome]:
     @cache
     def account_pools() -> list[dict[str, Any]]:
@@ -452,6 +522,7 @@ def _collect_origins(
             error = f"origins could not be listed: {exc}"
             logger.warning("zone %s: %s", zone.zone, error)
             return replace(zone, error=error)
+        listed[zone.zone_id] = origins
         return replace(
             zone,
             complete=origins.complete,
@@ -470,7 +541,11 @@ def _plan_zone(
     policy: Any,
     discovery_complete: bool,
     evidence_time: datetime | None = None,
+    *,
+    keep: set[str] | frozenset[str] = frozenset(),
 ) -> ZoneOutcome:
+    """Plan one zone. `keep`: addresses whose mappings must not be deleted besides the origins (standby pool
+    origins, addresses behind proxied CNAMEs)."""
     origin_ips = zone.origin_ips
     zone_match = ZoneMatch.of(matched, origin_ips)
     desired = {d.ip: d for d in zone_match.desired}
@@ -492,7 +567,7 @@ def _plan_zone(
     plan = calculate(
         current,
         desired,
-        origin_ips=origin_ips,
+        origin_ips=origin_ips | keep,
         supported=supported,
         policy=policy,
         complete=complete,

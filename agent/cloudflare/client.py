@@ -435,9 +435,20 @@ class CloudflareClient:
         return str(zones[0]["id"])
 
     def dns_records(
-        self, zone_id: str, *, type: str | None = None, proxied: bool | None = None, name: str | None = None
+        self,
+        zone_id: str,
+        *,
+        type: str | None = None,
+        proxied: bool | None = None,
+        name: str | None = None,
+        content: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Every DNS record of the zone (all pages), optionally filtered by `type`, `proxied` and exact `name`."""
+        """Every DNS record of the zone (all pages), optionally filtered by `type`, `proxied`, exact `name` and
+        exact `content` (an address: the deletion check asks "does any record still point here?").
+
+        Page-number listings are not snapshots: a record deleted on an earlier page while later pages are read
+        shifts the rest, and one record is never seen. Callers that act on absence re-verify (`agent.origins.verify`).
+        """
         params: dict[str, Any] = {}
         if type is not None:
             params["type"] = type
@@ -445,6 +456,8 @@ class CloudflareClient:
             params["proxied"] = "true" if proxied else "false"
         if name is not None:
             params["name"] = name
+        if content is not None:
+            params["content"] = content
         return self._paginate(f"zones/{self._id(zone_id, 'zone_id')}/dns_records", params, DNS_RECORDS_PER_PAGE)
 
     def load_balancers(self, zone_id: str) -> list[dict[str, Any]]:

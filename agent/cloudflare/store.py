@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from agent.cloudflare.client import BATCH_LIMIT, ApiFamily, BatchResult, CloudflareClient
-from agent.cloudflare.errors import CloudflareAuthError, CloudflareError
+from agent.cloudflare.errors import CloudflareAuthError, CloudflareError, MappingNotFound
 from agent.models import Action, Change, ChangeResult, Outcome
 
 __all__ = [
@@ -72,7 +72,26 @@ def batch_outcomes(batch: Sequence[Change], result: BatchResult) -> list[ChangeR
 
 
 def batch_delete(client: CloudflareClient, zone_id: str, batch: Sequence[Change]) -> list[ChangeResult]:
-    return batch_outcomes(batch, client.batch_delete(zone_id, [c.ip for c in batch]))
+    """A batch delete; an item whose mapping is already gone (another agent or a person deleted it since it was
+    listed) is done, ``gone``, not failed: two concurrent `sync` runs converge and both exit 0."""
+    try:
+        outcomes = batch_outcomes(batch, client.batch_delete(zone_id, [c.ip for c in batch]))
+    except MappingNotFound:  # 1142 for the whole call: the zone has no mappings left at all
+        return [ChangeResult(c, Outcome.GONE) for c in batch]
+    return [_gone_or_failed(client, zone_id, r) if r.outcome is Outcome.FAILED else r for r in outcomes]
+
+
+def _gone_or_failed(client: CloudflareClient, zone_id: str, result: ChangeResult) -> ChangeResult:
+    # The per-item error text is undocumented: ask for the mapping instead; only 1142 proves it is gone.
+    try:
+        client.get_mapping(zone_id, result.change.ip)
+    except MappingNotFound:
+        return ChangeResult(result.change, Outcome.GONE)
+    except CloudflareAuthError:
+        raise
+    except CloudflareError:
+        return result
+    return result
 
 
 def batch_upsert(client: CloudflareClient, zone_id: str, batch: Sequence[Change]) -> list[ChangeResult]:

@@ -22,6 +22,7 @@ import yaml
 from agent.errors import AgentError, ConfigError
 from agent.logs import configure_logging, log_summary, register_secret
 from agent.metrics import push_run_metrics
+from agent.secrets import redact_obj
 
 __all__ = [
     "BUDGET_ENV",
@@ -180,7 +181,9 @@ def execute(
         cfg = load_config(path, env=env, overrides=merged)
     except ConfigError as exc:
         logger.error("configuration error: %s", exc, extra={"exit_code": 2})
-        summary = error_summary(str(exc), exit_code=2, started_at=started_at, duration_s=time.monotonic() - started)
+        summary = redact_obj(
+            error_summary(str(exc), exit_code=2, started_at=started_at, duration_s=time.monotonic() - started)
+        )
         log_summary(summary)
         return summary
     finally:
@@ -212,5 +215,6 @@ def execute(
     if cfg.metrics.pushgateway_url:
         key = dict(cfg.metrics.grouping_key) | dict(grouping_key or {})  # the shard is added by push_run_metrics
         push_run_metrics(summary, gateway=cfg.metrics.pushgateway_url, job=cfg.metrics.job, grouping_key=key)
+    summary = redact_obj(summary)
     log_summary(summary)
     return summary

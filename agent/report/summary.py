@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agent.match import Candidate, Desired, MatchResult
 from agent.models import Action, Change, ChangeResult, Outcome, ScopeError
 from agent.plan import Plan
+from agent.secrets import redact_obj
 
 if TYPE_CHECKING:
     from agent.collectors.runner import Discovery
@@ -132,6 +133,7 @@ class RunOutcome:
     api_family: str | None = "v2"
     shard: tuple[int, int] | None = None
     max_changes: int | None = None
+    max_deletes: int | str | None = None
     finished_at: datetime | None = None
     duration_s: float = 0.0
     discovery: DiscoveryOutcome | None = None
@@ -183,7 +185,11 @@ class RunOutcome:
         partial = (
             self.skipped
             or (discovery is not None and (discovery.scope_errors or discovery.skipped_scopes))
-            or any(z.error or z.failed_results() for z in self.zones)
+            # an unproven picture (nothing deleted there) and creates left out by the zone cap are partial too
+            or any(
+                z.error or z.failed_results() or not z.complete or (z.plan is not None and z.plan.over_cap)
+                for z in self.zones
+            )
         )
         return EXIT_PARTIAL if partial else EXIT_OK
 
@@ -245,6 +251,7 @@ def _zone_dict(zone: ZoneOutcome) -> dict[str, Any]:
         "created": done[Action.CREATE],
         "updated": done[Action.UPDATE],
         "deleted": done[Action.DELETE],
+        "already_gone": sum(1 for action, outcome in outcomes if outcome is Outcome.GONE),
         "unchanged": len(plan.unchanged) + exists,
         "unsupported": [{"ip": d.ip, "vendor": d.vendor.value, "region": d.region} for d in plan.unsupported],
         "ambiguous": [{"ip": ip, "candidates": _candidates(cands)} for ip, cands in zone.match.ambiguous]
@@ -305,9 +312,9 @@ def summarize(run: RunOutcome) -> dict[str, Any]:
     zones = [_zone_dict(z) for z in run.zones]
     totals: Counter[str] = Counter()
     for z in zones:
-        for key in ("created", "updated", "deleted", "unchanged", "matched", "origin_ips"):
+        for key in ("created", "updated", "deleted", "already_gone", "unchanged", "matched", "origin_ips"):
             totals[key] += z[key]
-        for key in ("unsupported", "ambiguous", "unmatched", "failed", "conflicts", "global"):
+        for key in ("unsupported", "ambiguous", "unmatched", "failed", "conflicts", "global", "over_cap", "stale"):
             totals[key] += len(z[key])
     summary: dict[str, Any] = {
         "version": SCHEMA_VERSION,
@@ -321,10 +328,16 @@ def summarize(run: RunOutcome) -> dict[str, Any]:
         "discovery": _discovery_dict(run.discovery),
         "zones": zones,
         "totals": dict(totals),
-        "guard": {"max_changes": run.max_changes, "planned_changes": run.planned_changes, "refused": run.refused},
+        "guard": {
+            "max_changes": run.max_changes,
+            "planned_changes": run.planned_changes,
+            "refused": run.refused,
+            "max_deletes": run.max_deletes,
+            "planned_deletes": sum(len(z.plan.deletes) for z in run.zones if z.plan is not None),
+        },
         "skipped": list(run.skipped),
         "errors": list(run.errors),
     }
     summary.update(run.extra)
     summary["exit_code"] = run.exit_code
-    return summary
+    return redact_obj(summary)  # every output path reads this: no registered secret leaves

@@ -129,7 +129,13 @@ def test_max_changes_guard_refuses_whole_plan(cf: FakeCloudflare, zone: str, wri
     result = run_cli("sync", "--config", config, "--max-changes", "1", "--output", "json")
     assert result.exit_code == 3
     assert writes(cf) == []
-    assert result.summary["guard"] == {"max_changes": 1, "planned_changes": 3, "refused": True}
+    assert result.summary["guard"] == {
+        "max_changes": 1,
+        "planned_changes": 3,
+        "refused": True,
+        "max_deletes": "10%",
+        "planned_deletes": 0,
+    }
     result = run_cli("sync", "--config", config, "--max-changes", "1", "--force", "--output", "json")
     assert result.exit_code == 0 and len(cf.mappings(zone)) == 3
 

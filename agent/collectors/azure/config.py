@@ -178,6 +178,9 @@ class AzureConfig(StrictModel):
                 ) from None
             if not text:
                 raise ConfigError(f"inventory.azure.client_secret_file: {str(self.client_secret_file)!r} is empty")
+            from agent.secrets import register
+
+            register(text)
             return SecretStr(text)
         value = environ.get(self.client_secret_env, "")
         if not value:

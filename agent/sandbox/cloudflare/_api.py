@@ -188,6 +188,12 @@ class CloudflareApi:
             )
         return record_id
 
+    def remove_dns_record(self, zone_id: str, record_id: str) -> None:
+        """Delete a DNS record (what a person editing the zone does while the agent runs)."""
+        zone = self._zone_or_raise(zone_id)
+        with self._lock:
+            del zone.dns_records[record_id]
+
     def add_pool(
         self, account_id: str, name: str, origins: Iterable[Mapping[str, Any]], *, monitor: str | None = None
     ) -> str:

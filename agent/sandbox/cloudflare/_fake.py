@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -171,6 +171,7 @@ class FakeCloudflare(CloudflareApi):
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
+        self._hooks: list[tuple[str | None, Callable[[RecordedRequest], None]]] = []
 
     def __repr__(self) -> str:  # never shows tokens or keys
         return f"FakeCloudflare(base_url={self._base_url!r}, zones={len(self._zones)})"
@@ -275,6 +276,17 @@ class FakeCloudflare(CloudflareApi):
             raise ValueError(f"kind must be 'html' or 'json', not {kind!r}")
         self._add_rule(_Rule("malformed", count, match, status=status, body_kind=kind))
 
+    def after_served(self, callback: Callable[[RecordedRequest], None], *, match: str | None = None) -> None:
+        """Test hook: call `callback(request)` after each matching request has been answered (before the next one
+        is read), e.g. to delete a DNS record once page 1 of a listing was served. Wire behaviour is unchanged: the
+        hook only does what a person editing the zone at that moment would do. `match` as in `fail_next`."""
+        with self._log_lock:
+            self._hooks.append((match, callback))
+
+    def clear_hooks(self) -> None:
+        with self._log_lock:
+            self._hooks.clear()
+
     def set_latency(self, seconds: float) -> None:
         """Really sleep this long before answering each request (benchmarks only; tests use the injected clock)."""
         self._latency = max(0.0, seconds)
@@ -323,12 +335,13 @@ class FakeCloudflare(CloudflareApi):
         auth_scheme = "key" if ("x-auth-key" in headers or "x-auth-email" in headers) else None
         auth_scheme = auth_scheme or ("token" if "authorization" in headers else None)
 
-        def record(status: int) -> None:
+        def record(status: int) -> RecordedRequest:
             recorded_body = raw_body if body_error else (None if body is NO_BODY else body)
             safe_headers = {k: v for k, v in headers.items() if k not in _SECRET_HEADERS}
             entry = RecordedRequest(method, split.path, query, recorded_body, status, safe_headers, auth_scheme, when)
             with self._log_lock:
                 self._requests.append(entry)
+            return entry
 
         if self._latency:
             time.sleep(self._latency)
@@ -356,8 +369,12 @@ class FakeCloudflare(CloudflareApi):
         data = json.dumps(payload, separators=(",", ":")).encode()
         if self._checker is not None:
             self._check(method, handler, headers, raw_body, status, data, injected)
-        record(status)
+        entry = record(status)
         handler.respond(status, data, None, extra_headers)
+        with self._log_lock:
+            hooks = [callback for match, callback in self._hooks if match is None or match in target]
+        for callback in hooks:
+            callback(entry)
 
     def _answer(
         self,
