@@ -27,6 +27,10 @@ def help_of(path: list[str]) -> str:
         assert found is not None, name
         command = found
         ctx = click.Context(command, info_name=name, parent=ctx, **settings)
+    # click caches a command's help option on first use: a test that invoked the command standalone (without the
+    # group's `-h`) would otherwise leave it without `-h` here, and this test would depend on the order of tests.
+    if hasattr(command, "_help_option"):
+        command._help_option = None
     return command.get_help(ctx)
 
 
