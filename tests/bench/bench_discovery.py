@@ -90,7 +90,7 @@ def run(url: str, concurrency: int, processes: int = 1) -> tuple[float, int, int
     return wall, len(discovery.records), len(discovery.errors), here, workers
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.06)
     parser.add_argument("--accounts", type=int, default=20)
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'':<34} CPU: here {here:.2f} s, workers {workers:.2f} s, fake {fake_end - fake_cpu:.2f} s")
         return wall, ec2
 
+    missed = False
     try:
         print(f"AWS discovery: {args.accounts} accounts x {len(DEFAULT_REGIONS)} regions, "
               f"{args.latency * 1000:.0f} ms per EC2 call, fake in a child process, {os.cpu_count()} CPUs, "
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                 wall, _ = measure(threads, label, args.processes)
                 ratios.append(f"{label} ({args.processes * threads} in flight): {wall / ideal:.2f}x")
         print(f"ratio to ideal (goal <= 1.5x): {'; '.join(ratios)}")
+        missed = max(cold, warm) / ideal > 1.5  # the goal is for one process at `concurrency` in flight
         if not args.skip_sequential:
             sequential, _ = measure(1, "concurrency 1 (sequential)")
             print(f"speed-up at {c}: {sequential / warm:.1f}x")
@@ -150,7 +152,10 @@ def main(argv: list[str] | None = None) -> None:
         ours.send("stop")
         ours.recv()
         child.join(timeout=10)
+    if missed:
+        print(f"MISSED: 1 process at {args.concurrency} in flight is over 1.5x the ideal")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -302,6 +302,8 @@ class AwsCollector(Collector):
         """See `Collector.scopes`. Cheap: no API call happens here."""
         config = self._config
         if config.mode == "config_aggregator":
+            if config.accounts or config.organization is not None:
+                logger.info("aws: mode config_aggregator: 'accounts' and 'organization' are not used")
             return [Scope(SOURCE, ("aggregator", str(config.aggregator_name)), leaf=False, context=_Aggregator())]
         roots: list[Scope] = []
         if config.organization is not None:

@@ -104,6 +104,18 @@ def discovery_leaves(collector: AwsCollector) -> list[str]:
     return [s.label for s in collector.collect(root)]  # type: ignore[union-attr]
 
 
+def test_discovery_processes_give_the_same_inventory(fake: AwsFake) -> None:
+    """Forked workers share the parts; the partial-source error is reported once, not once per worker."""
+    organization(fake)
+    fake.aggregators[0].failed["eu-west-1"] = ("AccessDeniedException", "denied")
+    whole = walk(AwsCollector.from_config(engine_config(fake)))
+    collector = AwsCollector.from_config(engine_config(fake))
+    forked = run_collectors([collector], processes=2, concurrency=4)
+    collector.close()
+    assert sorted(inventory(forked.records)) == sorted(inventory(whole.records)) and len(forked.records) == 48
+    assert [e.scope for e in forked.errors] == [f"aws:aggregator/{AGG}/source/{fake.org_id}/eu-west-1"]
+
+
 def test_one_query_when_asked(fake: AwsFake) -> None:
     organization(fake)
     engine = walk(AwsCollector.from_config(engine_config(fake, aggregator_queries=1)))
