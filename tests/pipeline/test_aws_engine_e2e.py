@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import json
 import time
 
 import pytest
@@ -58,3 +61,18 @@ def test_engine_data_older_than_a_mapping_never_corrects_it(
         result = run_cli("sync", "--config", str(config), "--output", "json")
     assert result.exit_code == 0, result.stdout
     assert cf.mappings(zone)["54.247.10.20"] == ("aws", "eu-west-1")
+
+
+def test_discover_shows_the_engine_observation_time(
+    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with contextlib.ExitStack() as stack:
+        cloud = start(stack, monkeypatch, cf, zone)
+        cloud.fake.aggregators[0].capture_time = 1_772_366_400.0  # 2026-03-01T12:00:00Z
+        config = write_config([("192.0.2.1", "aws", "us-east-1")], inventory={"aws": cloud.config})
+        listed = json.loads(run_cli("discover", "--config", str(config), "--output", "json").stdout)
+        rows = list(csv.DictReader(io.StringIO(run_cli("discover", "--config", str(config), "--output", "csv").stdout)))
+    observed = {a["ip"]: a["observed_at"] for a in listed["addresses"]}
+    assert observed["52.4.12.34"] == "2026-03-01T12:00:00+00:00"
+    assert observed["192.0.2.1"] == ""  # the static file is not an engine: no observation time
+    assert {r["ip"]: r["observed_at"] for r in rows} == observed
