@@ -435,10 +435,15 @@ class AwsCollector(Collector):
                 code = "AggregatorSource" + status.title()
                 path = ("aggregator", name, "source", str(source_id), str(source_region))
                 yield Scope(SOURCE, path, leaf=False, context=_FailedSource(code, message))
-        with principal.lock:
-            partition = config.partition or _partition_of_region(region)
-            known = sorted(principal.session.get_available_regions("ec2", partition))
-        parts = _region_parts(known, config.aggregator_queries)
+        literal = [r for r in config.regions if not any(fnmatch.fnmatchcase(r, p) for p in config.skip_regions)]
+        if config.regions and not any(_is_pattern(r) for r in config.regions):
+            # Only these regions: ask for them alone (every part an IN list, no catch-all).
+            parts = _region_parts(sorted(set(literal)), config.aggregator_queries, rest=False)
+        else:
+            with principal.lock:
+                partition = config.partition or _partition_of_region(region)
+                known = sorted(principal.session.get_available_regions("ec2", partition))
+            parts = _region_parts(known, config.aggregator_queries)
         for n, condition in enumerate(parts, 1):
             expression = f"SELECT {_ENGINE_FIELDS} WHERE resourceType IN ('{_EIP}', '{_ENI}')" + (
                 f" AND {condition}" if condition else ""
@@ -810,16 +815,23 @@ def _richer(old: CloudAddress | None, new: CloudAddress) -> CloudAddress:
     )
 
 
-def _region_parts(known: list[str], count: int) -> list[str]:
-    """WHERE conditions splitting the regions into `count` parts: round-robin over `known`, the last takes the rest."""
-    if count <= 1 or len(known) < count:
-        return [""]
-    shares = [known[i::count] for i in range(count - 1)]
-    listed = [r for share in shares for r in share]
+def _region_parts(known: list[str], count: int, *, rest: bool = True) -> list[str]:
+    """WHERE conditions splitting the regions into `count` parts, round-robin over `known`.
+
+    `rest`: the last part takes every region not dealt to the others (``NOT awsRegion IN``), known or not; without it,
+    the parts cover exactly `known`.
+    """
 
     def quoted(regions: list[str]) -> str:
         return ", ".join(f"'{r}'" for r in regions)
 
+    if not rest:
+        count = max(1, min(count, len(known)))
+        return [f"awsRegion IN ({quoted(known[i::count])})" for i in range(count)] if known else []
+    if count <= 1 or len(known) < count:
+        return [""]
+    shares = [known[i::count] for i in range(count - 1)]
+    listed = [r for share in shares for r in share]
     return [f"awsRegion IN ({quoted(share)})" for share in shares] + [f"NOT awsRegion IN ({quoted(listed)})"]
 
 

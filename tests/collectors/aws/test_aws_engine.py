@@ -116,6 +116,15 @@ def test_discovery_processes_give_the_same_inventory(fake: AwsFake) -> None:
     assert [e.scope for e in forked.errors] == [f"aws:aggregator/{AGG}/source/{fake.org_id}/eu-west-1"]
 
 
+def test_listed_regions_are_the_only_ones_queried(fake: AwsFake) -> None:
+    organization(fake)
+    config = engine_config(fake, regions=["us-east-1", "eu-west-1", "eu-west-2"], skip_regions=["eu-west-2"])
+    engine = walk(AwsCollector.from_config(config))
+    assert engine.leaves == [f"aws:aggregator/{AGG}/part-{n}-of-2" for n in (1, 2)] and engine.errors == []
+    assert {r.region for r in engine.records} == {"us-east-1", "eu-west-1"}
+    assert fake.calls[("config", SELECT)] == 2  # one page per region, nothing else read
+
+
 def test_one_query_when_asked(fake: AwsFake) -> None:
     organization(fake)
     engine = walk(AwsCollector.from_config(engine_config(fake, aggregator_queries=1)))
