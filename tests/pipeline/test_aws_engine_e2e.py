@@ -57,6 +57,8 @@ def test_engine_data_older_than_a_mapping_never_corrects_it(
         assert cf.mappings(zone)["54.247.10.20"] == ("aws", "eu-central-1")  # not "corrected" by older data
         (zone_summary,) = result.summary["zones"]
         assert [(c["action"], c["ip"]) for c in zone_summary["outdated"]] == [("update", "54.247.10.20")]
+        text = run_cli("plan", "--config", str(config))
+        assert "54.247.10.20" in text.stdout and "older than the mapping's modified_on" in text.stdout
         fake.aggregators[0].capture_time = None  # fresh engine data: now the correction goes through
         result = run_cli("sync", "--config", str(config), "--output", "json")
     assert result.exit_code == 0, result.stdout
