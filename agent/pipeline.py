@@ -414,12 +414,12 @@ def _apply(
     if outcome.refused:
         return outcome
     if verify:  # a dry run checks too: it reads only
-        stale = _stale_zones(client, outcome.zones)
+        stale = _stale_zones(client, outcome.zones) + _revived_origins(client, config, outcome.zones)
         if stale:
             return outcome.refuse(
                 "the plan is stale, nothing was applied: "
                 + "; ".join(stale)
-                + " (make a new plan; the mappings changed since it was made)"
+                + " (make a new plan; the zone changed since it was made)"
             )
     store: MappingStore = store_for(
         client,
@@ -489,6 +489,40 @@ def _stale_zones(client: CloudflareClient, zones: Sequence[ZoneOutcome]) -> list
         elif fingerprint(current.values()) != zone.fingerprint:
             problems.append(
                 f"zone {zone.zone} ({zone.zone_id}): its mappings changed since the plan (none the plan touches)"
+            )
+    return problems
+
+
+def _revived_origins(client: CloudflareClient, config: Config, zones: Sequence[ZoneOutcome]) -> list[str]:
+    """For every zone whose plan deletes something, list its origins again: a delete candidate that is an origin (or
+    protected) again, or a listing that is not complete, makes the plan stale. A saved plan may be applied hours
+    after it was made; its deletes were proven at plan time only."""
+    with_deletes = [z for z in zones if z.plan is not None and z.plan.deletes]
+    if not with_deletes:
+        return []
+    settings = {zone_id: origin_settings for zone_id, _, origin_settings in _resolve_zones(client, config)}
+
+    @cache
+    def account_pools() -> list[dict[str, Any]]:
+        return client.pools(config.cloudflare.account_id or "")
+
+    problems = []
+    for zone in with_deletes:
+        assert zone.plan is not None
+        try:
+            origins = zone_origins(client, zone.zone_id, zone.zone, settings[zone.zone_id], account_pools=account_pools)
+        except CloudflareAuthError:
+            raise
+        except (CloudflareError, AgentError, OSError) as exc:
+            problems.append(f"zone {zone.zone} ({zone.zone_id}): its origins could not be listed again ({exc})")
+            continue
+        if not origins.complete:
+            problems.append(f"zone {zone.zone} ({zone.zone_id}): its origins could not be listed completely again")
+            continue
+        revived = sorted(c.ip for c in zone.plan.deletes if c.ip in origins.keep)
+        if revived:
+            problems.append(
+                f"zone {zone.zone} ({zone.zone_id}): planned deletes are origins again: {', '.join(revived)}"
             )
     return problems
 

@@ -238,3 +238,42 @@ def test_an_unwritable_plan_file_is_a_clear_error(
     result = run_cli("plan", "--config", str(write_config(INVENTORY)), "--out", str(out), "--output", "none")
     assert result.exit_code == 2 and "cannot write the plan file" in result.stderr
     assert "Traceback" not in result.stderr and writes(cf) == []
+
+
+def test_apply_reapplies_max_deletes(
+    cf: FakeCloudflare, zone: str, write_config: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    """A sync plan with two deletes, made under a generous limit, is refused at apply time under a stricter one."""
+    seed(cf, zone)
+    cf.set_mapping(zone, "203.0.113.1", "aws", "us-east-1")  # no longer origins: sync deletes them
+    cf.set_mapping(zone, "203.0.113.2", "aws", "us-east-1")
+    out = tmp_path / "plan.json"
+    config = str(write_config(INVENTORY, max_deletes=10))
+    made = run_cli("plan", "--config", config, "--policy", "sync", "--out", str(out), "--output", "none")
+    assert made.exit_code == 0, made.stdout + made.stderr
+    assert len(json.loads(out.read_text())["zones"][0]["plan"]["deletes"]) == 2
+    cf.clear_requests()
+    strict = str(write_config(INVENTORY, max_deletes=1))
+    result = run_cli("apply", str(out), "--config", strict, "--output", "json")
+    assert result.exit_code == 3 and writes(cf) == []
+    assert "max_deletes=1" in result.summary["errors"][0]
+    assert run_cli("apply", str(out), "--config", strict, "--force", "--output", "none").exit_code == 0
+    assert "203.0.113.1" not in cf.mappings(zone) and "203.0.113.2" not in cf.mappings(zone)
+
+
+def test_a_planned_delete_whose_ip_is_an_origin_again_is_stale(
+    cf: FakeCloudflare, zone: str, write_config: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    """Deletes were proven at plan time; by apply time a DNS record may point at the IP again: nothing is written."""
+    seed(cf, zone)
+    cf.set_mapping(zone, "203.0.113.1", "aws", "us-east-1")  # not an origin when the plan is made
+    out = tmp_path / "plan.json"
+    config = str(write_config(INVENTORY, max_deletes=10))
+    made = run_cli("plan", "--config", config, "--policy", "sync", "--out", str(out), "--output", "none")
+    assert made.exit_code == 0, made.stdout + made.stderr
+    cf.add_dns_record(zone, "A", "back.example.com", "203.0.113.1")  # an origin again
+    cf.clear_requests()
+    result = run_cli("apply", str(out), "--config", config, "--output", "json")
+    assert result.exit_code == 3 and writes(cf) == []
+    assert "origins again: 203.0.113.1" in result.summary["errors"][0]
+    assert cf.mappings(zone)["203.0.113.1"] == ("aws", "us-east-1")
