@@ -304,8 +304,9 @@ def _progress() -> bool:
 def _execute(config: Any, output: str | None, summary_file: str | None) -> int:
     from agent.pipeline import run
     from agent.progress import progress_display
+    from agent.signals import graceful_stop
 
-    with progress_display(_progress(), "starting"):
+    with graceful_stop(), progress_display(_progress(), "starting"):
         outcome = run(config, progress=_progress())
     return _finish(config, outcome, output, summary_file)
 

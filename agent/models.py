@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from agent.regions import normalise_region
+
 __all__ = [
     "CONFIDENCE_RANK",
     "GLOBAL_REGION",
@@ -72,6 +74,12 @@ class CloudAddress:
     details: tuple[tuple[str, str], ...] = ()  # vendor extras, e.g. (("network_border_group", "us-west-2-lax-1"),)
     observed_at: datetime | None = None
     """UTC time an inventory engine observed the resource (AWS Config capture time…); None: read live just now."""
+
+    def __post_init__(self) -> None:
+        # One spelling per region whatever the source wrote (``US-EAST-1``, ``WestEurope``): see agent.regions.
+        canonical = normalise_region(str(self.vendor), self.region)
+        if canonical != self.region:
+            object.__setattr__(self, "region", canonical)
 
 
 @dataclass(frozen=True, slots=True)

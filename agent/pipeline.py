@@ -51,6 +51,7 @@ from agent.plan.saved import SavedPlan, fingerprint, load_plan, stale_ips
 from agent.progress import status
 from agent.report.summary import DiscoveryOutcome, RunOutcome, RunReport, ZoneMatch, ZoneOutcome, ZoneReport
 from agent.secrets import register_all as register_secrets
+from agent.signals import stop_requested
 
 __all__ = [
     "RunOutcome",
@@ -207,6 +208,12 @@ def _session(
     finally:
         if owned and client is not None:
             client.close()
+    if (stopped_by := stop_requested()) is not None and outcome.fatal_exit is None:
+        outcome = replace(
+            outcome,
+            stopped_by=stopped_by,
+            errors=(*outcome.errors, f"stopped by {stopped_by}: changes not yet sent were skipped; a re-run converges"),
+        )
     return outcome.finish(_now(), time.monotonic() - started)
 
 
@@ -337,7 +344,7 @@ def _plan(
         for zone in zones:
             union.update(zone.origin_ips)
         discovery = discover(
-            config, collectors=built, origin_ips=union, remaining_time=remaining_time, progress=progress
+            config, collectors=built, origin_ips=union, remaining_time=_or_stopped(remaining_time), progress=progress
         )
     finally:
         if collectors is None:
@@ -552,6 +559,8 @@ def _collect_origins(
             )
         except CloudflareAuthError:
             raise
+        except ZoneNotFound:  # a configured zone id nobody can see: a configuration error, like an unknown name
+            raise _unknown_zone(zone) from None
         except (CloudflareError, AgentError, OSError) as exc:
             error = f"origins could not be listed: {exc}"
             logger.warning("zone %s: %s", zone.zone, error)
@@ -566,6 +575,21 @@ def _collect_origins(
 
     with ThreadPoolExecutor(max_workers=config.zone_concurrency, thread_name_prefix="zone") as pool:
         return list(pool.map(one, zones))
+
+
+def _or_stopped(remaining_time: Callable[[], float] | None) -> Callable[[], float]:
+    """The time budget, cut to zero once a stop was requested (SIGTERM/SIGINT): discovery starts no new scope."""
+
+    def remaining() -> float:
+        if stop_requested() is not None:
+            return 0.0
+        return remaining_time() if remaining_time is not None else float("inf")
+
+    return remaining
+
+
+def _unknown_zone(zone: ZoneOutcome) -> ConfigError:
+    return ConfigError(f"zones: no zone with id {zone.zone_id!r} is visible to these credentials")
 
 
 def _plan_zone(
@@ -595,6 +619,8 @@ def _plan_zone(
         return replace(zone, error=error)
     except CloudflareAuthError:
         raise
+    except ZoneNotFound:
+        raise _unknown_zone(zone) from None
     except CloudflareError as exc:
         return replace(zone, error=f"current mappings could not be read: {exc}")
     complete = discovery_complete and zone.complete

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from agent.cloudflare.client import BATCH_LIMIT, ApiFamily, BatchResult, CloudflareClient
 from agent.cloudflare.errors import CloudflareAuthError, CloudflareError, MappingNotFound
 from agent.models import Action, Change, ChangeResult, Outcome
+from agent.signals import stop_requested
 
 __all__ = [
     "DryRunStore",
@@ -123,6 +124,14 @@ class RequestStore:
     def apply(self, zone_id: str, changes: Sequence[Change]) -> list[ChangeResult]:
         results: list[ChangeResult] = []
         for carried, send in self.requests(zone_id, changes):
+            if (stopped_by := stop_requested()) is not None:  # SIGTERM/SIGINT: nothing more is sent
+                done = {id(r.change) for r in results}
+                results.extend(
+                    ChangeResult(c, Outcome.SKIPPED, f"not attempted: stopped by {stopped_by}")
+                    for c in changes
+                    if id(c) not in done
+                )
+                break
             try:
                 results.extend(send())
             except CloudflareAuthError as exc:

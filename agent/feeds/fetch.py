@@ -24,9 +24,11 @@ import json
 import logging
 import os
 import ssl
+import stat
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -79,19 +81,54 @@ Downloader = Callable[[Mapping[str, str]], "Download | NotModified"]
 """Performs one download, given the conditional headers to send; raises on failure."""
 
 
+# Bounds: the largest real feed (Azure Service Tags) is about 5 MB of JSON. A download or file beyond MAX_FEED_BYTES,
+# or a gzip inflating beyond MAX_INFLATED_BYTES (a "zip bomb"), is refused with a clear error instead of a MemoryError.
+MAX_FEED_BYTES = 64 * 1024 * 1024
+MAX_INFLATED_BYTES = 256 * 1024 * 1024
+
+
+class FeedTooLarge(ValueError):
+    """A feed (downloaded, cached or local) is larger than the bounds above."""
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)  # gzip framing
+    out = inflater.decompress(raw, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise FeedTooLarge(f"it inflates to more than {limit:,} bytes; refused")
+    if not inflater.eof:
+        raise EOFError("truncated gzip data")
+    return out
+
+
 def _decode(raw: bytes) -> Any:
+    if len(raw) > MAX_FEED_BYTES:
+        raise FeedTooLarge(f"it is larger than {MAX_FEED_BYTES:,} bytes; refused")
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        raw = _gunzip(raw, MAX_INFLATED_BYTES)
     return json.loads(raw)
 
 
 def read_feed_file(path: Path, parse: Callable[[Any], T], *, name: str = "") -> Fetched[T]:
-    """Read and parse a local feed file (``.gz`` or plain JSON). Raises `FeedError` naming the path."""
+    """Read and parse a local feed file (``.gz`` or plain JSON). Raises `FeedError` naming the path.
+
+    Only regular files are read: a FIFO or a device would block or never end."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FeedError(
+                f"{name} feed: {str(path)!r} is not a regular file (a FIFO, device or directory); refused",
+                vendor=name,
+                code="bad-format",
+            )
+        if info.st_size > MAX_FEED_BYTES:
+            raise FeedTooLarge(f"it is larger than {MAX_FEED_BYTES:,} bytes; refused")
         doc = _decode(path.read_bytes())
     except OSError as exc:
         reason = exc.strerror or exc
         raise FeedError(f"{name} feed: cannot read {str(path)!r}: {reason}", vendor=name, code="no-file") from None
+    except FeedTooLarge as exc:
+        raise FeedError(f"{name} feed: {str(path)!r}: {exc}", vendor=name, code="too-large") from None
     except (ValueError, EOFError, gzip.BadGzipFile) as exc:
         raise FeedError(f"{name} feed: {str(path)!r} is not JSON: {exc}", vendor=name, code="bad-format") from None
     return Fetched(parse(doc), str(path), "file")
@@ -197,14 +234,23 @@ class FeedFetcher:
         """The default downloader: one conditional GET of `url`."""
 
         def download(conditional: Mapping[str, str]) -> Download | NotModified:
-            response = self.client.get(url, headers={**(headers or {}), **conditional})
-            if response.status_code == 304:
-                return NotModified()
-            if response.status_code != 200:
-                raise FeedError(f"GET {url} answered HTTP {response.status_code}", code=f"http-{response.status_code}")
-            return Download(
-                response.content, response.headers.get("etag", ""), response.headers.get("last-modified", "")
-            )
+            with self.client.stream("GET", url, headers={**(headers or {}), **conditional}) as response:
+                if response.status_code == 304:
+                    return NotModified()
+                if response.status_code != 200:
+                    raise FeedError(
+                        f"GET {url} answered HTTP {response.status_code}", code=f"http-{response.status_code}"
+                    )
+                # Streamed with a cap (after any Content-Encoding is undone): a huge or endless answer is refused
+                # instead of filling memory.
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_FEED_BYTES:
+                        raise FeedError(f"GET {url}: larger than {MAX_FEED_BYTES:,} bytes; refused", code="too-large")
+                return Download(
+                    bytes(body), response.headers.get("etag", ""), response.headers.get("last-modified", "")
+                )
 
         return download
 

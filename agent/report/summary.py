@@ -17,6 +17,7 @@ from agent.match import Candidate, Desired, MatchResult
 from agent.models import Action, Change, ChangeResult, Outcome, ScopeError
 from agent.plan import Plan
 from agent.secrets import redact_obj
+from agent.signals import EXIT_CODES
 
 if TYPE_CHECKING:
     from agent.collectors.runner import Discovery
@@ -134,6 +135,7 @@ class RunOutcome:
     shard: tuple[int, int] | None = None
     max_changes: int | None = None
     max_deletes: int | str | None = None
+    stopped_by: str | None = None  # "SIGTERM" / "SIGINT": the run stopped early on a signal (agent.signals)
     finished_at: datetime | None = None
     duration_s: float = 0.0
     discovery: DiscoveryOutcome | None = None
@@ -179,6 +181,8 @@ class RunOutcome:
     def exit_code(self) -> int:
         if self.fatal_exit is not None:
             return self.fatal_exit
+        if self.stopped_by is not None:
+            return EXIT_CODES.get(self.stopped_by, EXIT_PARTIAL)
         if self.refused:
             return EXIT_GUARD
         discovery = self.discovery
@@ -337,6 +341,7 @@ def summarize(run: RunOutcome) -> dict[str, Any]:
         },
         "skipped": list(run.skipped),
         "errors": list(run.errors),
+        "stopped_by": run.stopped_by,
     }
     summary.update(run.extra)
     summary["exit_code"] = run.exit_code

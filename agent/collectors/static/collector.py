@@ -25,6 +25,7 @@ __all__ = ["StaticCollector", "parse_row", "read_rows"]
 
 logger = logging.getLogger(__name__)
 VENDORS = {v.value for v in Vendor}
+REQUIRED_COLUMNS = ("ip", "vendor", "region")
 
 
 def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -32,11 +33,24 @@ def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, Mapping[str,
     if fmt == "auto":
         fmt = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(path.suffix.lower(), "csv")
     if fmt == "csv":
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: Excel exports start with a byte-order mark, which would otherwise glue itself to the first header.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            # Headers as people write them: `IP, Vendor, Region` is `ip,vendor,region`.
+            reader.fieldnames = [_column(name) for name in reader.fieldnames or ()]
+            missing = [name for name in REQUIRED_COLUMNS if name not in reader.fieldnames]
+            if missing:
+                raise CollectorError(
+                    f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                    f"(the header has {', '.join(map(repr, reader.fieldnames)) or 'no columns'}; "
+                    f"required: {', '.join(REQUIRED_COLUMNS)})",
+                    vendor="static",
+                    code="BadInventory",
+                )
             # Row numbers count the header as line 1, as a spreadsheet shows them.
-            yield from enumerate(csv.DictReader(handle), start=2)
+            yield from enumerate(reader, start=2)
         return
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         data = json.load(handle) if fmt == "json" else yaml.safe_load(handle)
     if isinstance(data, Mapping):
         data = data.get("addresses", data.get("inventory"))
@@ -49,10 +63,15 @@ def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, Mapping[str,
     yield from enumerate(data, start=1)
 
 
+def _column(name: Any) -> str:
+    return str(name).strip().lower() if name is not None else ""
+
+
 def parse_row(row: Mapping[str, Any], *, source: str = "static") -> CloudAddress:
     """Build a record from one row; raise ValueError naming the field and the value."""
     if not isinstance(row, Mapping):
         raise ValueError(f"expected a mapping, got {row!r}")
+    row = {_column(k): v for k, v in row.items()}
     try:
         ip = canonical_ip(str(row.get("ip", "")).strip())
     except InvalidIPError as exc:
