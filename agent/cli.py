@@ -400,7 +400,9 @@ def apply_command(
     from agent.progress import progress_display
 
     config = _load(config_path, _overrides((), **flags))
-    with progress_display(_progress(), "applying the saved plan"):
+    from agent.signals import graceful_stop
+
+    with graceful_stop(), progress_display(_progress(), "applying the saved plan"):
         outcome = apply_saved(config, plan_file)
     sys.exit(_finish(config, outcome, output, summary_file))
 
@@ -438,7 +440,9 @@ def sync(
         if not click.confirm("Apply these changes?", default=False):
             click.echo(f"Declined: nothing was written (exit code {EXIT_DECLINED}).", err=True)
             sys.exit(EXIT_DECLINED)
-        with progress_display(_progress(), "applying"):
+        from agent.signals import graceful_stop
+
+        with graceful_stop(), progress_display(_progress(), "applying"):
             applied = apply_outcome(config, planned, verify=True)
         sys.exit(_finish(config, applied, output, summary_file))
     sys.exit(_execute(config, output, summary_file))
