@@ -5,9 +5,13 @@ The public names are loaded on first use, so `import agent` (and `origin-region-
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["AgentError", "Config", "ConfigError", "RunReport", "load_config", "run"]
+# The one place the version lives is agent/VERSION (pyproject.toml, deploy scripts and image tags read it).
+__version__ = (Path(__file__).parent / "VERSION").read_text().strip()
+
+__all__ = ["__version__", "AgentError", "Config", "ConfigError", "RunReport", "load_config", "run"]
 
 _EXPORTS = {
     "AgentError": "agent.errors",
