@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from agent import permissions
 from agent.cli import CONTEXT_SETTINGS
 from agent.collectors.base import SOURCES
 
@@ -230,7 +231,7 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), range
     else:
         lines.append("  # No Cloudflare token found: export CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE).")
     lines += [
-        "  # Token permissions: Zone:Read, DNS:Read, and Zone Settings:Edit for the mapping writes.",
+        *permissions.init_comment_lines(),
         "  # api_token: ${CLOUDFLARE_API_TOKEN}",
         "  base_url: https://api.cloudflare.com/client/v4",
         "",

@@ -64,20 +64,33 @@ AWS = CloudPermissions(
         Grant("ec2:DescribeRegions", ("ec2:DescribeRegions",), "unless `regions` lists every region literally"),
         Grant("ec2:DescribeAddresses", ("ec2:DescribeAddresses",)),
         Grant("ec2:DescribeNetworkInterfaces", ("ec2:DescribeNetworkInterfaces",)),
-        Grant("organizations:ListAccounts", ("organizations:ListAccounts",), "`organization` without OUs"),
+        Grant("organizations:ListAccounts", ("organizations:ListAccounts",), "with `organization` and no OUs"),
         Grant(
             "organizations:ListAccountsForParent",
             ("organizations:ListAccountsForParent",),
-            "`organization.organizational_units`",
+            "with `organization.organizational_units`",
         ),
-        Grant("organizations:ListChildren", ("organizations:ListChildren",), "`organization.organizational_units`"),
-        Grant("sts:AssumeRole", ("sts:AssumeRole",), "`organization` or `accounts` (on the member role only)"),
+        Grant(
+            "organizations:ListChildren", ("organizations:ListChildren",), "with `organization.organizational_units`"
+        ),
+        Grant("sts:AssumeRole", ("sts:AssumeRole",), "with `organization` or `accounts`; on the member role only"),
+        Grant(
+            "config:SelectAggregateResourceConfig",
+            ("config:SelectAggregateResourceConfig",),
+            "with `mode: config_aggregator`, instead of all the above; on the aggregator",
+        ),
+        Grant(
+            "config:DescribeConfigurationAggregatorSourcesStatus",
+            ("config:DescribeConfigurationAggregatorSourcesStatus",),
+            "with `mode: config_aggregator`; on the aggregator",
+        ),
     ),
     free_operations=("sts:GetCallerIdentity",),  # answers for any valid credential, whatever the policy
     shortcut="",  # no managed policy is narrower than these; `ec2:Describe*` supports no resource-level scoping
     where=(
         "`ec2:*` in every scanned account (the member role); `organizations:*` in the management or a delegated "
-        "administrator account; `sts:AssumeRole` on `arn:aws:iam::*:role/<member_role_name>`"
+        "administrator account; `sts:AssumeRole` on `arn:aws:iam::*:role/<member_role_name>`; `config:*` on the "
+        "aggregator, in the account that owns it (the delegated administrator) only"
     ),
 )
 
@@ -90,17 +103,23 @@ GCP = CloudPermissions(
         Grant("compute.forwardingRules.list", ("compute.forwardingRules.aggregatedList",)),
         Grant("compute.globalAddresses.list", ("compute.globalAddresses.list",)),
         Grant("compute.globalForwardingRules.list", ("compute.globalForwardingRules.list",)),
-        Grant("resourcemanager.projects.list", ("cloudresourcemanager.projects.list",), "`folders`/`organizations`"),
-        Grant("resourcemanager.folders.list", ("cloudresourcemanager.folders.list",), "`folders`/`organizations`"),
+        Grant(
+            "resourcemanager.projects.list",
+            ("cloudresourcemanager.projects.list",),
+            "with `folders` or `organizations`",
+        ),
+        Grant(
+            "resourcemanager.folders.list", ("cloudresourcemanager.folders.list",), "with `folders` or `organizations`"
+        ),
         Grant(
             "resourcemanager.projects.get",
             ("cloudresourcemanager.projects.search",),
-            "nothing listed (search returns the projects the caller can get)",
+            "with nothing listed: the search returns the projects the caller can get",
         ),
         Grant(
             "iam.serviceAccounts.getAccessToken",
             ("iamcredentials.serviceAccounts.generateAccessToken",),
-            "`impersonate_service_account` (on that account: roles/iam.serviceAccountTokenCreator)",
+            "with `impersonate_service_account`; on that account (roles/iam.serviceAccountTokenCreator)",
         ),
     ),
     free_operations=("oauth2.token",),
@@ -115,13 +134,21 @@ AZURE = CloudPermissions(
         Grant(
             "Microsoft.Resources/subscriptions/read",
             ("Microsoft.Resources/subscriptions/list",),
-            "`subscriptions` not listed",
+            "unless `subscriptions` are listed",
         ),
         Grant("Microsoft.Network/publicIPAddresses/read", ("Microsoft.Network/publicIPAddresses/listAll",)),
+        Grant(
+            "Microsoft.ResourceGraph/resources/read",
+            ("Microsoft.ResourceGraph/resources",),
+            "with `mode: resource_graph`; Reader includes it, Resource Graph needs no role of its own",
+        ),
     ),
     free_operations=("aad.token", "aad.openid-configuration", "aad.instance-discovery"),
     shortcut="`Reader`",
-    where="each subscription (or a management group above them)",
+    where=(
+        "each subscription (or a management group above them); with `mode: resource_graph`, the same once on the "
+        "management group"
+    ),
 )
 
 OCI = CloudPermissions(
@@ -131,9 +158,9 @@ OCI = CloudPermissions(
         Grant("inspect tenancies", ("ListRegionSubscriptions",)),
         Grant("inspect compartments", ("ListCompartments", "ListAvailabilityDomains")),
         Grant("read public-ips", ("ListPublicIps",)),
-        Grant("read vcns", ("ListVcns",), "`ipv6: true` (the default)"),
-        Grant("read subnets", ("ListSubnets",), "`ipv6: true`"),
-        Grant("read ipv6s", ("ListIpv6s",), "`ipv6: true`"),
+        Grant("read vcns", ("ListVcns",), "with `ipv6: true`, the default"),
+        Grant("read subnets", ("ListSubnets",), "with `ipv6: true`"),
+        Grant("read ipv6s", ("ListIpv6s",), "with `ipv6: true`"),
     ),
     free_operations=("metadata", "x509-federation", "resource-principal-token"),
     shortcut="`read virtual-network-family` covers the four `read` grants",
@@ -150,17 +177,20 @@ class TokenPermission:
     group: str
     why: str
     confirmed: bool = True
+    when: str = ""
+    """The configuration that needs it ("" = always)."""
 
 
 CLOUDFLARE = (
-    TokenPermission("Zone → Zone: Read", "zone names and ids"),
-    TokenPermission("Zone → DNS: Read", "the proxied A/AAAA and CNAME origins"),
+    TokenPermission("Zone > Zone: Read", "zone names and ids"),
+    TokenPermission("Zone > DNS: Read", "the proxied A/AAAA and CNAME origins"),
     TokenPermission(
-        "Account → Load Balancing: Monitors and Pools: Read, Zone → Load Balancers: Read",
-        "pool origins, only with `origins.load_balancers`",
+        "Account > Load Balancing: Monitors and Pools: Read, Zone > Load Balancers: Read",
+        "load-balancer pool origins",
+        when="origins.load_balancers",
     ),
     TokenPermission(
-        "Zone → Zone Settings: Edit",
+        "Zone > Zone Settings: Edit",
         "the mapping writes; UNCONFIRMED: Cloudflare publishes no permission group for the origin cloud region "
         "endpoints, this is the group of the neighbouring cache settings. `plan` performs every read the write "
         "path needs",
@@ -169,9 +199,10 @@ CLOUDFLARE = (
 )
 
 
-def aws_actions(*, organization: bool = True) -> list[str]:
-    """The IAM actions of the agent's own role (the SAM template's policy, secrets aside)."""
-    return [g.permission for g in AWS.grants if organization or not g.permission.startswith(("organizations:", "sts:"))]
+def aws_actions(*, engine: bool = False) -> list[str]:
+    """The IAM actions of the agent's own role for the per-account walk (the SAM template's policy, secrets aside),
+    or for engine mode (`mode: config_aggregator`) when `engine`."""
+    return [g.permission for g in AWS.grants if g.permission.startswith("config:") == engine]
 
 
 def _grant_text(grant: Grant) -> str:
@@ -189,14 +220,17 @@ def markdown_table() -> str:
 
 def cloudflare_markdown() -> str:
     """The README list of Cloudflare token permissions."""
-    return "\n".join(f"- {p.group}: {p.why}." for p in CLOUDFLARE)
+    return "\n".join(
+        f"- **{p.group}**: {p.why}" + (f" (only with `{p.when}`)" if p.when else "") + "." for p in CLOUDFLARE
+    )
 
 
 def init_comment_lines(indent: str = "  ") -> list[str]:
     """`init`'s comment lines on the token's permissions (unconfirmed groups say so)."""
     lines = [f"{indent}# Token permissions:"]
     for p in CLOUDFLARE:
-        lines.append(f"{indent}#   {p.group}" + ("" if p.confirmed else " (unconfirmed, see README)"))
+        note = f" (only with {p.when})" if p.when else "" if p.confirmed else " (unconfirmed: see the README)"
+        lines.append(f"{indent}#   {p.group}{note}")
     return lines
 
 

@@ -13,15 +13,10 @@ import pytest
 import yaml
 
 from agent.config import load_config
+from agent.permissions import aws_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-READ_ONLY_EC2 = {
-    "ec2:DescribeRegions",
-    "ec2:DescribeAddresses",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeInstances",
-}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -70,7 +65,7 @@ def test_sam_function_schedule_and_limits(sam):
 
 
 def test_sam_role_is_least_privilege(sam):
-    """Only read/list actions, the member-role AssumeRole, and GetSecretValue on the one secret."""
+    """agent/permissions.py's AWS actions exactly, plus GetSecretValue on the one secret; AssumeRole on the member role."""
     (policy,) = sam["Resources"]["AgentFunction"]["Properties"]["Policies"]
     actions: set[str] = set()
     for statement in policy["Statement"]:
@@ -81,7 +76,7 @@ def test_sam_role_is_least_privilege(sam):
             assert statement["Resource"] == {"Ref": "CloudflareTokenSecretArn"}
         if "sts:AssumeRole" in listed:
             assert "MemberRoleName" in json.dumps(statement["Resource"])
-    assert actions >= READ_ONLY_EC2
+    assert sorted(actions - {"secretsmanager:GetSecretValue"}) == sorted(aws_actions())
     for action in actions:
         _service, _, verb = action.partition(":")
         assert "*" not in action
