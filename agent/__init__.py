@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 # The one place the version lives is agent/VERSION (pyproject.toml, deploy scripts and image tags read it).
 __version__ = (Path(__file__).parent / "VERSION").read_text().strip()
 
-__all__ = ["__version__", "AgentError", "Config", "ConfigError", "RunReport", "load_config", "run"]
+__all__ = ["AgentError", "Config", "ConfigError", "RunReport", "load_config", "run"]
 
 _EXPORTS = {
     "AgentError": "agent.errors",
