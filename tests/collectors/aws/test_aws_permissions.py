@@ -46,7 +46,11 @@ def test_grants_cover_exactly_the_operations_of_a_full_run(fake: AwsFake) -> Non
         fake, organization={"member_role_name": ROLE, "organizational_units": [fake.root_id]}
     )  # regions discovered per account: DescribeRegions
     whole_org = fake_config(fake, regions=["eu-west-1", "us-east-1"], organization={"member_role_name": ROLE})
-    operations = performed(fake, every_ou) | performed(fake, whole_org)
+    fake.add_aggregator("org-agg", MGMT, "us-east-1")
+    engine = fake_config(
+        fake, mode="config_aggregator", aggregator_name="org-agg", config_endpoint_url=fake.url
+    )  # AWS Config advanced queries instead of the per-account walk
+    operations = performed(fake, every_ou) | performed(fake, whole_org) | performed(fake, engine)
     granted = AWS.operations | set(AWS.free_operations)
     assert operations - granted == set(), "operations performed without a grant"
     assert granted - operations == set(), "grants (or free operations) nobody performs"

@@ -22,6 +22,7 @@ ROUTES = [
     ("GET", r"/[^/]+/v2\.0/\.well-known/openid-configuration", "aad.openid-configuration"),
     ("GET", r"/common/discovery/instance", "aad.instance-discovery"),
     ("GET", r"/subscriptions", "Microsoft.Resources/subscriptions/list"),
+    ("POST", r"/providers/Microsoft\.ResourceGraph/resources", "Microsoft.ResourceGraph/resources"),
     ("GET", r"/subscriptions/[^/]+/providers/Microsoft\.Network/publicIPAddresses",
      "Microsoft.Network/publicIPAddresses/listAll"),
 ]  # fmt: skip
@@ -49,7 +50,11 @@ def performed(fake: FakeAzure, config: dict[str, Any]) -> set[str]:
 def test_grants_cover_exactly_the_operations_of_a_full_run(fake: FakeAzure, sp_config: dict[str, Any]) -> None:
     fake.add_public_ip(SUB_A, PublicIpSpec("a1", "eastus", "20.1.0.1"))
     fake.add_public_ip(SUB_B, PublicIpSpec("b1", "westus2", "20.2.0.1"))
-    operations = performed(fake, sp_config) | performed(fake, {**sp_config, "subscriptions": [SUB_A]})
+    operations = (
+        performed(fake, sp_config)
+        | performed(fake, {**sp_config, "subscriptions": [SUB_A]})
+        | performed(fake, {**sp_config, "mode": "resource_graph"})
+    )
     grants = AZURE.operations
     assert operations - grants - set(AZURE.free_operations) == set(), "operations performed without a grant"
     assert grants - operations == set(), "grants nobody needs"
