@@ -10,6 +10,10 @@ Scopes:
 * ``gcp:all-projects`` (non-leaf, when no project, folder or organization is configured): ``projects.search`` for
   every ACTIVE project the credential can see.
 
+* ``gcp:asset_inventory/<scope>`` (leaf, ``mode: asset_inventory``): one paged ``ListAssets`` over the configured
+  organization, folder or project (see `agent.collectors.gcp.assets`). Its records are yielded only once every page
+  arrived: a failed or cut-short answer contributes nothing and the run is incomplete (no deletes).
+
 A project reachable twice (an organization and one of its folders both configured) is collected once. The SDK is
 imported here only: ``from google.cloud import compute_v1`` costs about 0.8 s.
 """
@@ -49,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "gcp"
 ALL_PROJECTS = "all-projects"
+ASSET_INVENTORY = "asset_inventory"  # first path element of the engine-mode scope
 # compute.readonly covers the compute list calls, cloud-platform.read-only the Resource Manager ones.
 READ_SCOPES = (
     "https://www.googleapis.com/auth/compute.readonly",
@@ -204,6 +209,7 @@ class GcpCollector(Collector):
         self._credentials_error: CollectorError | None = None
         self._local = threading.local()
         self._all_clients: list[_Clients] = []
+        self._asset_clients: list[Any] = []
         self._seen: set[str] = set()  # project ids and folder names already handed out as scopes
         # return_partial_success is not in google-cloud-compute 1.57's aggregated-list requests; newer ones have it.
         self._partial: dict[str, bool] = (
@@ -231,6 +237,11 @@ class GcpCollector(Collector):
         cfg = self._config
         with self._lock:
             self._seen = set()
+        if cfg.mode == "asset_inventory":
+            if cfg.projects or cfg.folders or cfg.organizations:
+                logger.info("gcp: mode asset_inventory: 'projects', 'folders' and 'organizations' are not used")
+            yield Scope(SOURCE, (ASSET_INVENTORY, str(cfg.scope)), leaf=True)
+            return
         for project in cfg.projects:
             if self._claim(project):
                 yield Scope(SOURCE, (project,), leaf=True)
@@ -266,9 +277,13 @@ class GcpCollector(Collector):
     def collect(self, scope: Scope) -> Iterator[CloudAddress | Scope]:
         """See `Collector.collect`. A project yields its records; a folder/organization/search yields scopes."""
         name = scope.path[-1]
-        if scope.leaf:
+        work: Callable[[], list[CloudAddress | Scope]]
+        if scope.path[0] == ASSET_INVENTORY:
+            what = f"asset inventory {name}"
+            work = functools.partial(self._asset_records, name)
+        elif scope.leaf:
             what = f"project {name}"
-            work: Callable[[], list[CloudAddress | Scope]] = functools.partial(self._project_records, name)
+            work = functools.partial(self._project_records, name)
         elif name == ALL_PROJECTS:
             what = "projects.search"
             work = self._search_projects
@@ -335,6 +350,45 @@ class GcpCollector(Collector):
             add(to_records(project, "global", pager))
         logger.debug("gcp: project %s: %d addresses", project, len(out))
         return out
+
+    def _asset_records(self, parent: str) -> list[CloudAddress | Scope]:
+        """Every external address under `parent` from Cloud Asset Inventory; all pages or nothing."""
+        from google.cloud import asset_v1  # only engine-mode runs pay for this import
+
+        from agent.collectors.gcp.assets import ASSET_TYPES, list_asset_records
+
+        cfg = self._config
+        client = self._asset_client(asset_v1)
+        request = asset_v1.ListAssetsRequest(
+            parent=parent,
+            asset_types=list(ASSET_TYPES),
+            content_type=asset_v1.ContentType.RESOURCE,
+            page_size=cfg.asset_page_size,
+        )
+        out: list[CloudAddress | Scope] = []
+        seen: set[tuple[str, str]] = set()
+        for project, records in list_asset_records(client, request, retry=self._retry, timeout=cfg.timeout_seconds):
+            if not records or self._excluded(project):
+                continue
+            for record in records:
+                if (record.ip, record.resource_id) not in seen:
+                    seen.add((record.ip, record.resource_id))
+                    out.append(record)
+        logger.debug("gcp: asset inventory %s: %d addresses", parent, len(out))
+        return out
+
+    def _asset_client(self, asset_v1: Any) -> Any:
+        client = getattr(self._local, "asset_client", None)
+        if client is None:
+            client = asset_v1.AssetServiceClient(
+                credentials=self._credentials_for_clients(),
+                transport="rest",
+                client_options=ClientOptions(api_endpoint=self._config.asset_endpoint),
+            )
+            self._local.asset_client = client
+            with self._lock:
+                self._asset_clients.append(client)
+        return client
 
     def _children(self, parent: str) -> list[CloudAddress | Scope]:
         """Projects directly under `parent` (leaves) and its sub-folders (non-leaf). Claimed only once both listings
@@ -447,6 +501,12 @@ class GcpCollector(Collector):
         """Close every thread's HTTP sessions."""
         with self._lock:
             all_clients, self._all_clients = self._all_clients, []
+            asset_clients, self._asset_clients = self._asset_clients, []
         for clients in all_clients:
             clients.close()
+        for client in asset_clients:
+            try:
+                client.transport.close()
+            except Exception:  # pragma: no cover - closing is best effort
+                logger.debug("gcp: closing the asset client failed", exc_info=True)
         self._local = threading.local()

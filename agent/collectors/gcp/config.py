@@ -7,22 +7,34 @@ Which projects are scanned:
 * none of the three: every ACTIVE project the credential can see (``projects.search``).
 
 ``exclude_projects`` (fnmatch patterns on the project id) applies to all of them.
+
+``mode`` chooses how: ``projects`` (the default) calls Compute Engine in every project as above; ``asset_inventory``
+asks Cloud Asset Inventory (``ListAssets`` with resource content) once for the whole ``scope``
+(``organizations/N``, ``folders/N`` or ``projects/P``): no per-project call, no project walk.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from agent.schema import StrictModel
 
-__all__ = ["DEFAULT_COMPUTE_ENDPOINT", "DEFAULT_RESOURCE_MANAGER_ENDPOINT", "GcpConfig", "GcpRetryConfig"]
+__all__ = [
+    "DEFAULT_ASSET_ENDPOINT",
+    "DEFAULT_COMPUTE_ENDPOINT",
+    "DEFAULT_RESOURCE_MANAGER_ENDPOINT",
+    "GcpConfig",
+    "GcpRetryConfig",
+]
 
 DEFAULT_COMPUTE_ENDPOINT = "https://compute.googleapis.com"
 DEFAULT_RESOURCE_MANAGER_ENDPOINT = "https://cloudresourcemanager.googleapis.com"
 DEFAULT_IAM_CREDENTIALS_ENDPOINT = "https://iamcredentials.googleapis.com"
+DEFAULT_ASSET_ENDPOINT = "https://cloudasset.googleapis.com"
 
 # Project ids: 6-30 chars, lower-case letters, digits and hyphens, starting with a letter; legacy domain-scoped ids
 # ("example.com:my-project") are still around in old organizations.
@@ -88,6 +100,12 @@ class GcpConfig(StrictModel):
     iam_credentials_endpoint: str | None = None  # default https://iamcredentials.googleapis.com (impersonation)
 
     page_size: int = Field(default=500, ge=1, le=500)  # maxResults / pageSize per list call
+
+    mode: Literal["projects", "asset_inventory"] = "projects"
+    # asset_inventory (required there): organizations/N, folders/N or projects/P
+    scope: str | None = Field(default=None, validate_default=True)
+    asset_endpoint: str | None = None  # default https://cloudasset.googleapis.com
+    asset_page_size: int = Field(default=1000, ge=1, le=1000)  # ListAssets pageSize (the API's maximum is 1000)
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)  # per HTTP request
     retry: GcpRetryConfig = GcpRetryConfig()
 
@@ -132,7 +150,23 @@ class GcpConfig(StrictModel):
                 raise ValueError(f"{value!r} is not a service account email")
         return values
 
-    @field_validator("compute_endpoint", "resource_manager_endpoint", "iam_credentials_endpoint")
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("mode") == "asset_inventory":
+                raise ValueError("mode 'asset_inventory' needs a scope: organizations/N, folders/N or projects/P")
+            return None
+        kind, sep, name = value.partition("/")
+        if kind in ("organizations", "folders") and sep and _NUMERIC.match(name):
+            return value
+        if kind == "projects" and sep and (_PROJECT_ID.match(name) or _NUMERIC.match(name)):
+            return value
+        raise ValueError(
+            f"{value!r} is not an asset scope: write organizations/<digits>, folders/<digits> or projects/<id>"
+        )
+
+    @field_validator("compute_endpoint", "resource_manager_endpoint", "iam_credentials_endpoint", "asset_endpoint")
     @classmethod
     def _endpoints(cls, value: str | None) -> str | None:
         return _endpoint(value)
