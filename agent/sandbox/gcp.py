@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import secrets
 import tempfile
 import threading
@@ -49,6 +50,9 @@ __all__ = [
 
 API_HOST = "https://www.googleapis.com"  # the host Compute writes into selfLink / region / zone URLs
 MAX_RESULTS = 500  # Compute's limit on maxResults
+ASSET_PAGE_MAX = 1000  # ListAssets pageSize maximum
+ASSET_PAGE_DEFAULT = 100  # ListAssets pageSize when 0 or unset
+_ASSET_PARAMS = frozenset({"assetTypes", "contentType", "pageSize", "pageToken", "readTime", "relationshipTypes"})
 MAX_PAGE_SIZE = 1000  # Resource Manager's page size cap (larger values are clamped, as the real service does)
 TOKEN_LIFETIME = 3600
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # the "aud" google-auth puts in grant assertions
@@ -207,6 +211,11 @@ class FakeGcp:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._ids = 1_000_000_000_000
+        # Cloud Asset Inventory (same state: the assets are the projects' compute resources)
+        self.asset_update_times: dict[str, float] = {}  # selfLink -> when the engine last saw it change
+        self.asset_denied: set[str] = set()  # parents on which ListAssets answers 403 (no cloudasset.assets.list*)
+        self.asset_rate_limited = False  # every ListAssets answers 429 RESOURCE_EXHAUSTED
+        self.asset_fail_page: int | None = None  # this page (0-based) answers 503: the answer stops half-way
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -295,6 +304,7 @@ class FakeGcp:
             body["users"] = [f"{API_HOST}/compute/v1/projects/{project}/{where}/forwardingRules/{name}-fr"]
         with self._lock:
             p.addresses.append((where, body))
+            self.asset_update_times[body["selfLink"]] = time.time()
         return body
 
     def add_instance(
@@ -366,6 +376,7 @@ class FakeGcp:
         }
         with self._lock:
             p.instances.append((f"zones/{zone}", body))
+            self.asset_update_times[str(body["selfLink"])] = time.time()
         return body
 
     def add_forwarding_rule(
@@ -400,6 +411,7 @@ class FakeGcp:
             body["region"] = f"{API_HOST}/compute/v1/projects/{project}/regions/{region}"
         with self._lock:
             p.forwarding_rules.append((where, body))
+            self.asset_update_times[body["selfLink"]] = time.time()
         return body
 
     # --- credentials ------------------------------------------------------------------------------------------------
@@ -500,6 +512,8 @@ class FakeGcp:
                 return 200, self._generate_access_token(who, path, body), who
             if method != "GET":
                 raise _google_error(404, "NOT_FOUND", f"No route for {method} {path}", reason="notFound")
+            if path.startswith("/v1/") and path.endswith("/assets"):
+                return 200, self._list_assets(path, parse_qs(parts.query, keep_blank_values=True)), who
             if path.startswith("/compute/v1/projects/"):
                 return 200, self._compute(who, path, query), who
             if path.startswith("/v3/"):
@@ -708,6 +722,128 @@ class FakeGcp:
 
     # --- resource manager -------------------------------------------------------------------------------------------
 
+    # --- Cloud Asset Inventory (v1 ListAssets) -----------------------------------------------------------------------
+
+    def _list_assets(self, path: str, raw: dict[str, list[str]]) -> dict[str, Any]:
+        """``GET /v1/{parent}/assets``: the compute assets under an organization, folder or project.
+
+        Enforced as the service does: parent form and existence/permission (403), ``contentType`` (this fake serves
+        RESOURCE, and name-only answers without it), ``pageSize`` 0..1000 (0 → 100), page tokens, asset types as RE2
+        full-match patterns, unknown parameters (400), ``readTime`` unsupported here (400 rather than ignored).
+        """
+        query = {k: v[-1] for k, v in raw.items()}
+        _check_params(query, _ASSET_PARAMS)
+        parent = path.removeprefix("/v1/").removesuffix("/assets")
+        kind, _, name = parent.partition("/")
+        if kind not in ("organizations", "folders", "projects") or not name or "/" in name:
+            raise _google_error(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
+        if query.get("readTime"):
+            raise _bad_request("readTime: this fake serves current data only")
+        content = query.get("contentType", "0")
+        if content not in ("0", "1", "CONTENT_TYPE_UNSPECIFIED", "RESOURCE"):
+            raise _bad_request(f"contentType {content!r}: this fake serves resource content only")
+        with_resource = content in ("1", "RESOURCE")
+        try:
+            size = int(query.get("pageSize", "0"))
+        except ValueError:
+            raise _bad_request(f"Invalid value for field 'pageSize': '{query['pageSize']}'.") from None
+        if not 0 <= size <= ASSET_PAGE_MAX:
+            raise _bad_request(f"page_size must be in [0, {ASSET_PAGE_MAX}], got {size}")
+        size = size or ASSET_PAGE_DEFAULT
+        try:
+            patterns = [re.compile(t) for t in raw.get("assetTypes", [])]
+        except re.error as exc:
+            raise _bad_request(f"Invalid asset type regular expression: {exc}") from None
+        with self._lock:
+            denied = parent in self.asset_denied or not self._asset_parent_exists(kind, name)
+            rate_limited = self.asset_rate_limited
+            fail_page = self.asset_fail_page
+        if denied:
+            msg = f"The caller does not have permission: cloudasset.assets.listResource on {parent}"
+            raise _google_error(403, "PERMISSION_DENIED", msg)
+        if rate_limited:
+            msg = "Quota exceeded for quota metric 'List Assets requests' and limit 'per minute per organization'."
+            raise _google_error(429, "RESOURCE_EXHAUSTED", msg, details=[_error_info("RATE_LIMIT_EXCEEDED", {})])
+        assets = [
+            a for a in self._assets_under(parent) if not patterns or any(p.fullmatch(a["assetType"]) for p in patterns)
+        ]
+        offset = _decode_token(query.get("pageToken", ""), "assets")
+        if fail_page is not None and offset // size == fail_page:
+            raise _google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
+        page = assets[offset : offset + size]
+        if not with_resource:
+            page = [{k: v for k, v in a.items() if k != "resource"} for a in page]
+        body: dict[str, Any] = {"readTime": _rfc3339(time.time()), "assets": page}
+        if offset + size < len(assets):
+            body["nextPageToken"] = _encode_token("assets", offset + size)
+        with self._lock:
+            self.emitted.append(("assets.list", body))
+        return body
+
+    def _asset_parent_exists(self, kind: str, name: str) -> bool:
+        if kind == "organizations":
+            return f"organizations/{name}" in self.organizations
+        if kind == "folders":
+            return f"folders/{name}" in self.folders
+        return any(p.project_id == name or p.number == name for p in self.projects.values())
+
+    def _ancestors(self, project: FakeProject) -> list[str]:
+        chain = [f"projects/{project.number}"]
+        parent = project.parent
+        while parent:
+            chain.append(parent)
+            folder = self.folders.get(parent)
+            parent = folder.parent if folder else ""
+        return chain
+
+    def _assets_under(self, parent: str) -> list[dict[str, Any]]:
+        """Every compute asset of the ACTIVE projects below `parent`, in a stable order (project id, then kind)."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            projects = sorted(self.projects.values(), key=lambda p: p.project_id)
+            for project in projects:
+                ancestors = self._ancestors(project)
+                if project.state != "ACTIVE" or not project.compute_enabled:
+                    continue  # a project pending deletion or without Compute holds no live compute resources
+                if parent not in ancestors and parent != f"projects/{project.project_id}":
+                    continue
+                for collection, items in (
+                    ("Address", project.addresses),
+                    ("Instance", project.instances),
+                    ("ForwardingRule", project.forwarding_rules),
+                ):
+                    for where, item in items:
+                        out.append(self._asset(project, ancestors, collection, where, item))
+        return out
+
+    def _asset(
+        self, project: FakeProject, ancestors: list[str], collection: str, where: str, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        is_global = where == "global"
+        discovery = f"Global{collection}" if is_global else collection
+        link = str(item["selfLink"])
+        if is_global:
+            location = "global"
+        elif collection == "Instance":
+            location = str(item["zone"]).rsplit("/", 1)[-1]
+        else:
+            location = where.removeprefix("regions/")
+        updated = self.asset_update_times.get(link, 0.0)
+        return {
+            "name": "//compute.googleapis.com/" + link.split("/compute/v1/", 1)[1],
+            "assetType": f"compute.googleapis.com/{discovery}",
+            "resource": {
+                "version": "v1",
+                "discoveryDocumentUri": "https://www.googleapis.com/discovery/v1/apis/compute/v1/rest",
+                "discoveryName": discovery,
+                "parent": f"//cloudresourcemanager.googleapis.com/projects/{project.number}",
+                "data": item,
+                "location": location,
+            },
+            "ancestors": ancestors,
+            "updateTime": _rfc3339(updated),
+        }
+
     def _project_json(self, p: FakeProject) -> dict[str, Any]:
         return {
             "name": f"projects/{p.number}",
@@ -839,6 +975,12 @@ def _search_terms(query: str) -> list[tuple[str, str]]:
             raise _google_error(400, "INVALID_ARGUMENT", f"Invalid query: unsupported term {term!r}")
         terms.append((key, value))
     return terms
+
+
+def _rfc3339(epoch: float) -> str:
+    micros = round(epoch * 1_000_000)
+    seconds, micros = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 def _encode_token(kind: str, offset: int) -> str:
