@@ -46,6 +46,7 @@ __all__ = [
     "ServiceAccountKey",
     "generate_service_account_key",
     "start_demo",
+    "start_demo_fake",
 ]
 
 API_HOST = "https://www.googleapis.com"  # the host Compute writes into selfLink / region / zone URLs
@@ -1029,11 +1030,17 @@ DEMO_ORG = "organizations/424242424242"
 DEMO_SERVICE_ACCOUNT = "origin-region-agent@demo-ops.iam.gserviceaccount.com"
 
 
-def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
+def start_demo(stack: contextlib.ExitStack, *, engine: bool = False) -> DemoCloud:
+    """See `start_demo_fake`; returns only the `DemoCloud`."""
+    return start_demo_fake(stack, engine=engine)[1]
+
+
+def start_demo_fake(stack: contextlib.ExitStack, *, engine: bool = False) -> tuple[FakeGcp, DemoCloud]:
     """Start the fake with an organization of three projects, and hand the demo its `inventory.gcp` section.
 
     Regional IPs in us-central1, europe-west1 and asia-east1 map; the global (anycast) forwarding rule is reported but
-    must not be mapped; the internal address is not reported at all.
+    must not be mapped; the internal address is not reported at all. `engine`: configure the collector for Cloud Asset
+    Inventory (``mode: asset_inventory``) over the same organization.
     """
     fake = FakeGcp(regions=("us-central1", "europe-west1", "asia-east1")).start()
     stack.callback(fake.stop)
@@ -1067,7 +1074,7 @@ def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
         "35.201.88.99": "asia-east1",
         "2600:1900:4030:12ab::": "asia-east1",
     }
-    config = {
+    config: dict[str, Any] = {
         "organizations": [DEMO_ORG],
         "credentials_file": str(key_file),
         "compute_endpoint": fake.endpoint,
@@ -1075,6 +1082,9 @@ def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
         "retry": {"max_attempts": 2, "initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.2},
         "timeout_seconds": 10,
     }
+    if engine:
+        del config["organizations"]
+        config.update(mode="asset_inventory", scope=DEMO_ORG, asset_endpoint=fake.endpoint)
     env = {
         # never reach a real metadata server or gcloud config
         "GCE_METADATA_HOST": "127.0.0.1:9",
@@ -1082,7 +1092,7 @@ def start_demo(stack: contextlib.ExitStack) -> DemoCloud:
         "NO_GCE_CHECK": "true",  # read by google-auth at import: the demo process skips the metadata probe
         "CLOUDSDK_CONFIG": str(workdir / "gcloud"),
     }
-    return DemoCloud(
+    return fake, DemoCloud(
         source="gcp",
         config=config,
         env=env,
