@@ -197,8 +197,11 @@ class FakeGcp:
     Thread-safe: the server handles requests on threads, and tests seed while it runs.
     """
 
-    def __init__(self, *, regions: tuple[str, ...] = DEFAULT_REGIONS, require_auth: bool = True) -> None:
+    def __init__(
+        self, *, regions: tuple[str, ...] = DEFAULT_REGIONS, require_auth: bool = True, latency: float = 0.0
+    ) -> None:
         self.regions = regions
+        self.latency = latency  # seconds every API call (not token grants) takes before answering (benchmarks)
         self.require_auth = require_auth
         self.projects: dict[str, FakeProject] = {}
         self.folders: dict[str, FakeFolder] = {}
@@ -1011,6 +1014,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.owner.latency and not self.path.startswith("/token"):
+            time.sleep(self.owner.latency)
         status, payload, who = self.owner.handle(self.command, self.path, self.headers, body)
         self.owner.record(self.command, self.path, who, status)
         data = json.dumps(payload).encode()
