@@ -263,7 +263,7 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), range
     aws = by_source.get("aws")
     if aws:
         profile = aws.details.get("active") or _pick_profile(aws.names)
-        lines += [_found(aws), "  aws:"]
+        lines += [_found(aws), "  aws:", permissions.cloud_comment_line("aws")]
         lines += _comment_list("profiles", aws.names)
         lines.append(
             f"    profile: {_yaml_str(profile)}" if profile else "    profile: null  # the default credential chain"
@@ -275,7 +275,7 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), range
         lines += ["  # AWS: no credentials found (~/.aws/config, ~/.aws/credentials, AWS_* variables).", "  # aws: {}"]
     gcp = by_source.get("gcp")
     if gcp:
-        lines += [_found(gcp), "  gcp:"]
+        lines += [_found(gcp), "  gcp:", permissions.cloud_comment_line("gcp")]
         lines += _comment_list("projects", gcp.names)
         if gcp.names:
             lines.append(f"    projects: [{_yaml_str(gcp.names[0])}]")
@@ -289,14 +289,14 @@ def render_config(findings: list[Finding], *, zones: tuple[str, ...] = (), range
         ]
     azure = by_source.get("azure")
     if azure:
-        lines += [_found(azure), "  azure:"]
+        lines += [_found(azure), "  azure:", permissions.cloud_comment_line("azure")]
         lines += _comment_list("enabled subscriptions", azure.names)
         lines.append("    subscriptions: []  # empty: every enabled subscription the login can see")
     else:
         lines += ["  # Azure: no Azure CLI login found (az login).", "  # azure: {}"]
     oci = by_source.get("oci")
     if oci:
-        lines += [_found(oci), "  oci:"]
+        lines += [_found(oci), "  oci:", permissions.cloud_comment_line("oci")]
         lines += _comment_list("profiles", oci.names)
         lines += _comment_list("region", (oci.details["region"],) if "region" in oci.details else ())
         lines += [

@@ -67,3 +67,14 @@ def test_no_other_permission_list_anywhere(cloud, pattern):
         allowed.add("read virtual-network-family")  # the documented shortcut that covers the `read` grants
     stray = {path: names - allowed for path, names in mentioned(pattern).items() if names - allowed}
     assert stray == {}
+
+
+@pytest.mark.parametrize("cloud", sorted(permissions.CLOUDS))
+def test_init_lists_each_found_clouds_grants(cloud):
+    """A cloud `init` finds gets the module's grant list as a comment in its section."""
+    from agent.init_cmd import Finding
+
+    text = render_config([Finding(source=cloud, evidence=("test",))])
+    line = permissions.cloud_comment_line(cloud)
+    assert line in text
+    assert all(grant in line for grant in permissions.CLOUDS[cloud].permissions)
