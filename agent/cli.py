@@ -59,13 +59,13 @@ def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--log-level",
         type=click.Choice(LOG_LEVELS, case_sensitive=False),
         default=None,
-        help="Lowest level logged on stderr (default INFO, or `log_level` in the config).",
+        help="Lowest level logged on stderr (default INFO, or `log_level` in the config if any).",
     )(func)
     return click.option(
         "--log-format",
         type=click.Choice(["text", "json"]),
         default=None,
-        help="Logs on stderr as text lines or JSON objects (default text, or `log_format` in the config).",
+        help="Logs on stderr as text lines or JSON objects (default text, or `log_format` in the config if any).",
     )(func)
 
 

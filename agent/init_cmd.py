@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from agent import permissions
-from agent.cli import CONTEXT_SETTINGS
+from agent.cli import CONTEXT_SETTINGS, log_options
 from agent.collectors.base import SOURCES
 
 __all__ = ["Finding", "detect", "init_command", "render_config"]
@@ -354,13 +354,7 @@ def _wants_ranges(choice: bool | None, findings: list[Finding]) -> bool | None:
     show_default=True,
     help="What was written and found, on stdout: table, json, yaml, or none.",
 )
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="Logs on stderr: text or json.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default=None,
-    help="Lowest level logged on stderr (default INFO).",
-)
+@log_options
 def init_command(
     path: Path,
     force: bool,

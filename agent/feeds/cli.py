@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from agent.cli import CONTEXT_SETTINGS
+from agent.cli import CONTEXT_SETTINGS, log_options
 
 __all__ = ["feeds", "lookup", "offline_help"]
 
@@ -201,13 +201,7 @@ def _note(row: _Row) -> str:
 @click.option("--feeds-dir", type=click.Path(file_okay=False, path_type=Path), help="Directory of local feed files.")
 @click.option("--offline", is_flag=True, help="Never use the network: local files and the cache only.")
 @_source_options
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="Logs on stderr: text or json.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default=None,
-    help="Lowest level logged on stderr (default INFO).",
-)
+@log_options
 def lookup(ips: tuple[str, ...], output: str, log_format: str | None, log_level: str | None, **options: Any) -> None:
     """Look up which cloud, region and service each IP belongs to, in the clouds' published IP-range feeds.
 
@@ -307,13 +301,7 @@ def feeds() -> None:
     show_default=True,
     help="What was written, on stdout: table, json, yaml, or none.",
 )
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="Logs on stderr: text or json.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default=None,
-    help="Lowest level logged on stderr (default INFO).",
-)
+@log_options
 def fetch_command(directory: Path, output: str, log_format: str | None, log_level: str | None, **options: Any) -> None:
     """Download the feeds into DIR under the names `feeds_dir` reads (ip-ranges.json, cloud.json, ...).
 
