@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.sandbox.cloudflare import FakeCloudflare, RecordedRequest
 from tests.pipeline.conftest import TOKEN
 
@@ -90,11 +92,12 @@ def test_static_csv_missing_column_is_one_clear_error(
     assert "missing column 'region'" in error["message"] and "invalid IP" not in error["message"]
 
 
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"])
 def test_sigterm_during_apply_stops_cleanly_and_a_rerun_converges(
-    cf: FakeCloudflare, zone: str, write_config: Any, tmp_path: Path
+    cf: FakeCloudflare, zone: str, write_config: Any, tmp_path: Path, signum: signal.Signals, exit_code: int
 ) -> None:
-    """SIGTERM while batches are being written: the batch in flight completes, the rest is skipped, the summary is
-    still printed and written, the exit code is 143; the next run finishes the job and exits 0."""
+    """SIGTERM (or a user's Ctrl-C, SIGINT) while batches are being written: the batch in flight completes, the rest is
+    skipped, the summary is still printed and written, the exit code is 143 (130); the next run finishes the job."""
     rows = []
     for n in range(400):
         cf.add_dns_record(zone, "A", f"h{n:03d}.example.com", _ip(n))
@@ -116,20 +119,20 @@ def test_sigterm_during_apply_stops_cleanly_and_a_rerun_converges(
     def terminate_after_first_batch(request: RecordedRequest) -> None:
         if request.method == "PUT" and not sent.is_set():
             sent.set()
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signum)
             time.sleep(0.5)  # let the handler run before the next request is read
 
     cf.after_served(terminate_after_first_batch, match="/batch")
     stdout, stderr = proc.communicate(timeout=120)
     cf.clear_hooks()
     assert sent.is_set()
-    assert proc.returncode == 143, stderr
+    assert proc.returncode == exit_code, stderr
     summary = json.loads(stdout)
     assert json.loads(summary_file.read_text()) == summary
-    assert summary["stopped_by"] == "SIGTERM" and summary["exit_code"] == 143
+    assert summary["stopped_by"] == signum.name and summary["exit_code"] == exit_code
     assert '"summary"' in stderr.splitlines()[-1]  # the JSON log still ends with the summary
     (z,) = summary["zones"]
-    skipped = [f for f in z["failed"] if "stopped by SIGTERM" in f["error"]]
+    skipped = [f for f in z["failed"] if f"stopped by {signum.name}" in f["error"]]
     assert 100 <= z["created"] < 400 and z["created"] + len(skipped) == 400
     assert len(cf.mappings(zone)) == z["created"]
 
