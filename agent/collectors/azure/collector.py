@@ -38,19 +38,16 @@ from pydantic import ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.collectors.azure.config import AzureConfig
-from agent.collectors.azure.locations import normalize_location
+from agent.collectors.azure.records import SOURCE, public_ip_address
 from agent.collectors.base import Collector
 from agent.errors import CollectorError, ConfigError
-from agent.ip import InvalidIPError, canonical_ip
-from agent.models import GLOBAL_REGION, CloudAddress, Confidence, Scope, Vendor
+from agent.models import CloudAddress, Scope
 
 __all__ = ["AzureCollector", "SubscriptionInfo"]
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "azure"
 DISCOVERY_PATH = ("subscriptions",)
-KIND = "public-ip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,51 +292,23 @@ def _address(item: Any, subscription_id: str) -> CloudAddress | None:
     if not raw_ip:
         logger.debug("azure: %s has no address allocated, skipped", resource_id)
         return None
-    try:
-        ip = canonical_ip(raw_ip)
-    except InvalidIPError as exc:
-        logger.warning("azure: %s: skipping bad IP address text %r (%s)", resource_id, raw_ip, exc.reason)
-        return None
-    location = item.location or ""
     sku = getattr(item, "sku", None)
-    tier = _text(getattr(sku, "tier", None))
-    details: list[tuple[str, str]] = [("ip_version", _text(getattr(props, "public_ip_address_version", None)))]
-    details.append(("allocation", _text(getattr(props, "public_ip_allocation_method", None))))
-    details.append(("sku", _text(getattr(sku, "name", None))))
-    details.append(("sku_tier", tier))
-    if tier.lower() == "global":
-        # Cross-region load-balancer frontends: anycast from every participating region; `location` is only
-        # the home region of the resource, so claiming it would mislead Cloudflare.
-        region = GLOBAL_REGION
-        details.append(("home_location", location))
-    else:
-        region = normalize_location(location)
-        if not region:
-            logger.warning("azure: %s (%s) has no location, skipped", resource_id, ip)
-            return None
-        if region != location:
-            details.append(("location", location))
-    zones = getattr(item, "zones", None)
-    if zones:
-        details.append(("zones", ",".join(zones)))
     extended = getattr(item, "extended_location", None)
-    if extended is not None and getattr(extended, "name", None):
-        details.append(("edge_zone", extended.name))
     attached = getattr(getattr(props, "ip_configuration", None), "id", None) or getattr(
         getattr(props, "nat_gateway", None), "id", None
     )
-    if attached:
-        details.append(("attached_to", attached))
-    return CloudAddress(
-        ip=ip,
-        vendor=Vendor.AZURE,
-        region=region,
-        account=subscription_id,
+    return public_ip_address(
+        ip_text=raw_ip,
         resource_id=resource_id,
-        kind=KIND,
-        source=SOURCE,
-        confidence=Confidence.ACCOUNT,
-        details=tuple((k, v) for k, v in details if v),
+        location=item.location or "",
+        subscription_id=subscription_id,
+        ip_version=_text(getattr(props, "public_ip_address_version", None)),
+        allocation=_text(getattr(props, "public_ip_allocation_method", None)),
+        sku=_text(getattr(sku, "name", None)),
+        sku_tier=_text(getattr(sku, "tier", None)),
+        zones=",".join(getattr(item, "zones", None) or ()),
+        edge_zone=(getattr(extended, "name", None) or "") if extended is not None else "",
+        attached_to=attached or "",
     )
 
 

@@ -38,10 +38,9 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from agent.clock import Clock
 from agent.collectors.azure.config import AzureConfig
-from agent.collectors.azure.locations import normalize_location
+from agent.collectors.azure.records import SOURCE, public_ip_address
 from agent.errors import CollectorError
-from agent.ip import InvalidIPError, canonical_ip
-from agent.models import GLOBAL_REGION, CloudAddress, Confidence, Scope, Vendor
+from agent.models import CloudAddress, Scope
 
 __all__ = [
     "ENGINE",
@@ -82,8 +81,6 @@ PUBLIC_IP_QUERY = (
 """Allocated public IPs. Every column is a string (a non-dynamic column is what lets the service page)."""
 
 _RETRY_METHODS = frozenset({"POST"})
-_KIND = "public-ip"
-_SOURCE = "azure"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +103,17 @@ def engine_scopes(config: AzureConfig) -> Iterator[Scope]:
     """The leaf scopes of engine mode (no API call)."""
     if config.management_groups:
         for group in config.management_groups:
-            yield Scope(_SOURCE, (ENGINE, "managementGroups", group), context=EngineScope(management_groups=(group,)))
+            yield Scope(SOURCE, (ENGINE, "managementGroups", group), context=EngineScope(management_groups=(group,)))
         return
     excluded = {s.lower() for s in config.exclude_subscriptions}
     subs = tuple(s for s in config.subscriptions if s not in excluded)
     if not config.subscriptions:
-        yield Scope(_SOURCE, (ENGINE, "tenant"), context=EngineScope())
+        yield Scope(SOURCE, (ENGINE, "tenant"), context=EngineScope())
         return
     chunks = [subs[i : i + MAX_SUBSCRIPTIONS_PER_QUERY] for i in range(0, len(subs), MAX_SUBSCRIPTIONS_PER_QUERY)]
     for index, chunk in enumerate(chunks):
         path = (ENGINE, "subscriptions") if len(chunks) == 1 else (ENGINE, "subscriptions", str(index + 1))
-        yield Scope(_SOURCE, path, context=EngineScope(subscriptions=chunk))
+        yield Scope(SOURCE, path, context=EngineScope(subscriptions=chunk))
 
 
 class QuotaGate:
@@ -211,7 +208,7 @@ class EngineQuery:
         if problems:
             raise CollectorError(
                 f"azure resource graph {scope.what}: partial answer: {'; '.join(problems)}",
-                vendor=_SOURCE,
+                vendor=SOURCE,
                 code="PartialResult",
             )
 
@@ -279,45 +276,17 @@ def _subscription(row: dict[str, Any]) -> _Subscription:
 
 def _address(row: dict[str, Any], subscription_id: str, observed_at: datetime) -> CloudAddress | None:
     """One `CloudAddress` for a projected public-IP row (same fields as per-subscription mode), or None."""
-    resource_id = str(row.get("id") or "")
-    raw_ip = str(row.get("ipAddress") or "")
-    try:
-        ip = canonical_ip(raw_ip)
-    except InvalidIPError as exc:
-        logger.warning("azure: %s: skipping bad IP address text %r (%s)", resource_id, raw_ip, exc.reason)
-        return None
-    location = str(row.get("location") or "")
-    tier = str(row.get("skuTier") or "")
-    details: list[tuple[str, str]] = [
-        ("ip_version", str(row.get("ipVersion") or "")),
-        ("allocation", str(row.get("allocation") or "")),
-        ("sku", str(row.get("skuName") or "")),
-        ("sku_tier", tier),
-    ]
-    if tier.lower() == "global":  # anycast: `location` is only the home region (see collector._address)
-        region = GLOBAL_REGION
-        details.append(("home_location", location))
-    else:
-        region = normalize_location(location)
-        if not region:
-            logger.warning("azure: %s (%s) has no location, skipped", resource_id, ip)
-            return None
-        if region != location:
-            details.append(("location", location))
-    details += [
-        ("zones", str(row.get("zones") or "")),
-        ("edge_zone", str(row.get("edgeZone") or "")),
-        ("attached_to", str(row.get("attachedTo") or "")),
-    ]
-    return CloudAddress(
-        ip=ip,
-        vendor=Vendor.AZURE,
-        region=region,
-        account=subscription_id,
-        resource_id=resource_id,
-        kind=_KIND,
-        source=_SOURCE,
-        confidence=Confidence.ACCOUNT,
-        details=tuple((k, v) for k, v in details if v),
+    return public_ip_address(
+        ip_text=str(row.get("ipAddress") or ""),
+        resource_id=str(row.get("id") or ""),
+        location=str(row.get("location") or ""),
+        subscription_id=subscription_id,
+        ip_version=str(row.get("ipVersion") or ""),
+        allocation=str(row.get("allocation") or ""),
+        sku=str(row.get("skuName") or ""),
+        sku_tier=str(row.get("skuTier") or ""),
+        zones=str(row.get("zones") or ""),
+        edge_zone=str(row.get("edgeZone") or ""),
+        attached_to=str(row.get("attachedTo") or ""),
         observed_at=observed_at,
     )
