@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from agent import permissions
-from agent.cli import CONTEXT_SETTINGS, log_options
+from agent.cli import CONTEXT_SETTINGS, log_options, output_option
 from agent.collectors.base import SOURCES
 
 __all__ = ["Finding", "detect", "init_command", "render_config"]
@@ -346,14 +346,7 @@ def _wants_ranges(choice: bool | None, findings: list[Finding]) -> bool | None:
     help="Enable the public IP-range feeds (they need egress). Default: ask on a terminal; else only when no cloud "
     "credentials are found, otherwise commented out with the reason.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json", "yaml", "none"]),
-    default="table",
-    show_default=True,
-    help="What was written and found, on stdout: table, json, yaml, or none.",
-)
+@output_option(("table", "json", "yaml", "none"))
 @log_options
 def init_command(
     path: Path,

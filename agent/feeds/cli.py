@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from agent.cli import CONTEXT_SETTINGS, log_options
+from agent.cli import CONTEXT_SETTINGS, log_options, output_option
 
 __all__ = ["feeds", "lookup", "offline_help"]
 
@@ -293,14 +293,7 @@ def feeds() -> None:
     help="Directory to write the feeds to (created if missing); point feeds_dir / --feeds-dir at it.",
 )
 @_source_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json", "yaml", "none"]),
-    default="table",
-    show_default=True,
-    help="What was written, on stdout: table, json, yaml, or none.",
-)
+@output_option(("table", "json", "yaml", "none"))
 @log_options
 def fetch_command(directory: Path, output: str, log_format: str | None, log_level: str | None, **options: Any) -> None:
     """Download the feeds into DIR under the names `feeds_dir` reads (ip-ranges.json, cloud.json, ...).
