@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from agent.cli import cli
 from agent.sandbox.cloudflare import FakeCloudflare
+from agent.sandbox.demo import DemoCloud
 
 TOKEN = "e2e-token-0123456789"
 SPEC = Path(__file__).parent.parent / "data" / "cloudflare-openapi-subset.json"
@@ -35,6 +36,21 @@ def cf(request: pytest.FixtureRequest) -> Iterator[FakeCloudflare]:
 @pytest.fixture
 def zone(cf: FakeCloudflare) -> str:
     return cf.add_zone("example.com")
+
+
+@pytest.fixture
+def use_cloud(cf: FakeCloudflare, zone: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`use_cloud(cloud)`: the agent gets a started demo cloud's credentials (environment) and the zone gets its origins
+    as A/AAAA records; returns the cloud."""
+
+    def use(cloud: DemoCloud) -> DemoCloud:
+        for key, value in cloud.env.items():
+            monkeypatch.setenv(key, value)
+        for number, ip in enumerate(cloud.origin_ips):
+            cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
+        return cloud
+
+    return use
 
 
 def writes(fake: FakeCloudflare) -> list[Any]:

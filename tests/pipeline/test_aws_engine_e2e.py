@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -15,20 +16,16 @@ from agent.sandbox.cloudflare import FakeCloudflare
 from agent.sandbox.demo import DemoCloud
 
 
-def start(stack: contextlib.ExitStack, monkeypatch: pytest.MonkeyPatch, cf: FakeCloudflare, zone: str) -> DemoCloud:
-    cloud = aws.start_demo(stack, engine=True)
-    for key, value in cloud.env.items():
-        monkeypatch.setenv(key, value)
-    for number, ip in enumerate(cloud.origin_ips):
-        cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
+def start(stack: contextlib.ExitStack, use_cloud: Any) -> DemoCloud:
+    cloud: DemoCloud = use_cloud(aws.start_demo(stack, engine=True))
     return cloud
 
 
 def test_partial_aggregator_creates_but_never_deletes(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with contextlib.ExitStack() as stack:
-        cloud = start(stack, monkeypatch, cf, zone)
+        cloud = start(stack, use_cloud)
         fake = cloud.fake
         fake.aggregators[0].failed["eu-west-1"] = ("AccessDeniedException", "cannot assume the Config service role")
         cf.set_mapping(zone, "192.0.2.200", "aws", "us-east-1")  # no longer an origin: sync would delete it
@@ -45,10 +42,10 @@ def test_partial_aggregator_creates_but_never_deletes(
 
 
 def test_engine_data_older_than_a_mapping_never_corrects_it(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with contextlib.ExitStack() as stack:
-        cloud = start(stack, monkeypatch, cf, zone)
+        cloud = start(stack, use_cloud)
         fake = cloud.fake
         fake.aggregators[0].capture_time = time.time() - 3600  # the aggregator last looked an hour ago
         cf.set_mapping(zone, "54.247.10.20", "aws", "eu-central-1")  # written just now, by hand
@@ -66,10 +63,10 @@ def test_engine_data_older_than_a_mapping_never_corrects_it(
 
 
 def test_discover_shows_the_engine_observation_time(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with contextlib.ExitStack() as stack:
-        cloud = start(stack, monkeypatch, cf, zone)
+        cloud = start(stack, use_cloud)
         cloud.fake.aggregators[0].capture_time = 1_772_366_400.0  # 2026-03-01T12:00:00Z
         config = write_config([("192.0.2.1", "aws", "us-east-1")], inventory={"aws": cloud.config})
         listed = json.loads(run_cli("discover", "--config", str(config), "--output", "json").stdout)

@@ -12,22 +12,16 @@ from agent.sandbox.azure import FakeAzure, start_demo_fake
 from agent.sandbox.cloudflare import FakeCloudflare
 
 
-def _start(
-    stack: contextlib.ExitStack, cf: FakeCloudflare, zone: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeAzure, Any]:
+def _start(stack: contextlib.ExitStack, use_cloud: Any) -> tuple[FakeAzure, Any]:
     fake, cloud = start_demo_fake(stack, engine=True)
-    for key, value in cloud.env.items():
-        monkeypatch.setenv(key, value)
-    for number, ip in enumerate(cloud.origin_ips):
-        cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
-    return fake, cloud
+    return fake, use_cloud(cloud)
 
 
 def test_sync_in_resource_graph_mode_maps_the_same_addresses(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with contextlib.ExitStack() as stack:
-        _, cloud = _start(stack, cf, zone, monkeypatch)
+        _, cloud = _start(stack, use_cloud)
         config = write_config([], inventory={"azure": cloud.config})
         result = run_cli("sync", "--config", str(config), "--output", "json")
     assert cloud.config["mode"] == "resource_graph"
@@ -39,11 +33,11 @@ def test_sync_in_resource_graph_mode_maps_the_same_addresses(
 
 
 def test_partial_engine_answer_is_a_scope_error_and_deletes_nothing(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A truncated Resource Graph answer: what came is applied, the stale mapping stays, exit code 1."""
     with contextlib.ExitStack() as stack:
-        fake, cloud = _start(stack, cf, zone, monkeypatch)
+        fake, cloud = _start(stack, use_cloud)
         cf.set_mapping(zone, "203.0.113.50", "azure", "eastus")  # no longer an origin: `sync` would delete it
         fake.arg_truncate = True
         config = write_config([], inventory={"azure": cloud.config})
@@ -56,12 +50,12 @@ def test_partial_engine_answer_is_a_scope_error_and_deletes_nothing(
 
 
 def test_engine_data_older_than_a_mapping_does_not_correct_it(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A mapping written just now (modified_on = now) is newer than Resource Graph's data (query time minus the
     assumed lag): `upsert` withholds the correction as outdated. With no assumed lag, the same run corrects it."""
     with contextlib.ExitStack() as stack:
-        _, cloud = _start(stack, cf, zone, monkeypatch)
+        _, cloud = _start(stack, use_cloud)
         ip, region = sorted(cloud.expected_regions.items())[0]
         cf.set_mapping(zone, ip, "azure", "brazilsouth")
         config = write_config([], inventory={"azure": cloud.config})

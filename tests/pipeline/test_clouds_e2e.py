@@ -14,15 +14,11 @@ from agent.sandbox.demo_run import CLOUD_MODULES, engine_capable
 
 @pytest.mark.parametrize("source", sorted(CLOUD_MODULES))
 def test_cloud_sync_maps_its_addresses(
-    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, use_cloud
 ) -> None:
     module = importlib.import_module(CLOUD_MODULES[source])
     with contextlib.ExitStack() as stack:
-        cloud = module.start_demo(stack)
-        for key, value in cloud.env.items():
-            monkeypatch.setenv(key, value)
-        for number, ip in enumerate(cloud.origin_ips):
-            cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
+        cloud = use_cloud(module.start_demo(stack))
         config = write_config([], inventory={source: cloud.config})
         result = run_cli("sync", "--config", str(config), "--output", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -56,16 +52,12 @@ def test_demo_command_runs_the_whole_pipeline(run_cli) -> None:
 
 @pytest.mark.parametrize("source", sorted(s for s in CLOUD_MODULES if engine_capable(s)))
 def test_cloud_engine_sync_maps_the_same_addresses(
-    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    source: str, cf: FakeCloudflare, zone: str, write_config, run_cli, use_cloud
 ) -> None:
     """Engine mode (the cloud's inventory engine fake, real SDK) through `sync`: the same mappings as per account."""
     module = importlib.import_module(CLOUD_MODULES[source])
     with contextlib.ExitStack() as stack:
-        cloud = module.start_demo(stack, engine=True)
-        for key, value in cloud.env.items():
-            monkeypatch.setenv(key, value)
-        for number, ip in enumerate(cloud.origin_ips):
-            cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
+        cloud = use_cloud(module.start_demo(stack, engine=True))
         config = write_config([], inventory={source: cloud.config})
         result = run_cli("sync", "--config", str(config), "--output", "json")
     assert result.exit_code == 0, result.stdout + result.stderr

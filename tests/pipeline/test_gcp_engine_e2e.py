@@ -13,22 +13,16 @@ from agent.sandbox.cloudflare import FakeCloudflare
 from agent.sandbox.gcp import FakeGcp, start_demo_fake
 
 
-def _start(
-    stack: contextlib.ExitStack, cf: FakeCloudflare, zone: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[FakeGcp, Any]:
+def _start(stack: contextlib.ExitStack, use_cloud: Any) -> tuple[FakeGcp, Any]:
     fake, cloud = start_demo_fake(stack, engine=True)
-    for key, value in cloud.env.items():
-        monkeypatch.setenv(key, value)
-    for number, ip in enumerate(cloud.origin_ips):
-        cf.add_dns_record(zone, "AAAA" if ":" in ip else "A", f"o{number}.example.com", ip)
-    return fake, cloud
+    return fake, use_cloud(cloud)
 
 
 def test_sync_in_asset_inventory_mode_maps_the_same_addresses(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with contextlib.ExitStack() as stack:
-        fake, cloud = _start(stack, cf, zone, monkeypatch)
+        fake, cloud = _start(stack, use_cloud)
         config = write_config([], inventory={"gcp": cloud.config})
         result = run_cli("sync", "--config", str(config), "--output", "json")
         paths = [c.path for c in fake.calls]
@@ -42,11 +36,11 @@ def test_sync_in_asset_inventory_mode_maps_the_same_addresses(
 
 
 def test_partial_engine_answer_is_a_scope_error_and_deletes_nothing(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The second ListAssets page fails: nothing from the engine is used, the stale mapping stays, exit code 1."""
     with contextlib.ExitStack() as stack:
-        fake, cloud = _start(stack, cf, zone, monkeypatch)
+        fake, cloud = _start(stack, use_cloud)
         cf.set_mapping(zone, "203.0.113.50", "gcp", "us-east1")  # no longer an origin: `sync` would delete it
         fake.asset_fail_page = 1
         settings = {**cloud.config, "asset_page_size": 2, "retry": {"max_attempts": 1}}
@@ -60,11 +54,11 @@ def test_partial_engine_answer_is_a_scope_error_and_deletes_nothing(
 
 
 def test_engine_data_older_than_a_mapping_does_not_correct_it(
-    cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
+    use_cloud: Any, cf: FakeCloudflare, zone: str, write_config, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An asset last updated an hour ago cannot correct a mapping written now; once the asset changes, it can."""
     with contextlib.ExitStack() as stack:
-        fake, cloud = _start(stack, cf, zone, monkeypatch)
+        fake, cloud = _start(stack, use_cloud)
         ip, region = "34.123.45.67", "us-central1"
         link = "https://www.googleapis.com/compute/v1/projects/demo-web-prod/regions/us-central1/addresses/web-ip"
         fake.asset_update_times[link] -= 3600
