@@ -12,6 +12,7 @@ import gzip
 import ipaddress
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def brute_force(entries: list[FeedEntry], version: int, value: int) -> RangeMatc
     return best[1] if best else None
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lookups", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=300, help="IPs checked against a full brute-force scan")
@@ -94,8 +95,13 @@ def main() -> None:
         address = ipaddress.ip_address(ip)
         if lookup(ip) == brute_force(entries, address.version, int(address)):
             agree += 1
-    print(f"agreement with brute force: {agree}/{len(sample)}")
+    print(f"agreement with brute force: {agree}/{len(sample)}  goal: all")
+    checks = (("build", t2 - t0 <= 1.0), ("lookups", t4 - t3 <= 3.0), ("agreement", agree == len(sample)))
+    missed = [name for name, ok in checks if not ok]
+    if missed:
+        print(f"GOAL MISSED: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import resource
+import sys
 import time
 
 from agent.match import match
@@ -30,7 +31,7 @@ def ip_of(n: int) -> str:
     return f"{10 + (n >> 24) % 100}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def main() -> None:
+def main() -> int:
     rng = random.Random(7)
     vendors = list(REGIONS)
     t0 = time.perf_counter()
@@ -79,7 +80,11 @@ def main() -> None:
     print(f"plan (50 zones):    {t3 - t2:.3f} s  ({planned:,} changes)")
     print(f"match + plan:       {t3 - t1:.3f} s   goal <= 2 s")
     print(f"peak RSS (process): {peak_mb:.0f} MB  goal <= 500 MB")
+    missed = [name for name, ok in (("time", t3 - t1 <= 2.0), ("memory", peak_mb <= 500)) if not ok]
+    if missed:
+        print(f"GOAL MISSED: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
